@@ -1,0 +1,168 @@
+"""Every environment variable the package reads, read once, validated, with one clear warning per bad value.
+
+The GenAI variables are the ones ``opentelemetry-util-genai`` reads, so an app configured for the official
+instrumentation keeps its settings. Our own variables are few and prefixed ``GENAI_OTEL_``; the README has the
+table. A bad value never raises: it falls back to the default and logs one warning naming the variable.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_log = logging.getLogger("genai_otel")
+
+CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+EMIT_EVENT = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
+PROVIDER_MAP = "GENAI_OTEL_PROVIDER_MAP"
+OPENAI_STREAM_USAGE = "GENAI_OTEL_OPENAI_STREAM_USAGE"
+MAX_CONTENT_LENGTH = "GENAI_OTEL_MAX_CONTENT_LENGTH"
+CONTENT_REDACTOR = "GENAI_OTEL_CONTENT_REDACTOR"
+
+DEFAULT_MAX_CONTENT_LENGTH = 32_768
+
+
+class ContentCapture(enum.Enum):
+    """Where prompt and response content goes (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``)."""
+
+    NO_CONTENT = "NO_CONTENT"
+    SPAN_ONLY = "SPAN_ONLY"
+    EVENT_ONLY = "EVENT_ONLY"
+    SPAN_AND_EVENT = "SPAN_AND_EVENT"
+
+    @property
+    def on_span(self) -> bool:
+        return self in (ContentCapture.SPAN_ONLY, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def on_event(self) -> bool:
+        return self in (ContentCapture.EVENT_ONLY, ContentCapture.SPAN_AND_EVENT)
+
+
+# The contrib instrumentation's legacy mode took a boolean. We accept it too: `true` means "content on the
+# span" (SPAN_ONLY), the closest match to what users of the boolean saw, and `false` means NO_CONTENT.
+_BOOLEAN_CAPTURE = {"true": ContentCapture.SPAN_ONLY, "false": ContentCapture.NO_CONTENT}
+
+Redactor = Callable[[str, Any], Any]
+"""A redaction hook: called as ``hook(attribute_name, value)`` with the structured content value (list/dict)
+before it is recorded; returns the value to record (or ``None`` to drop the attribute)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    capture: ContentCapture = ContentCapture.NO_CONTENT
+    emit_event: bool = False
+    provider_map: Mapping[str, str] = field(default_factory=dict)
+    openai_stream_usage: bool = False
+    max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
+    redactor: Redactor | None = None
+
+    @property
+    def capture_content(self) -> bool:
+        """Whether adapters need to build content at all (spans or events)."""
+        return self.capture is not ContentCapture.NO_CONTENT
+
+
+def _warn(name: str, value: str, fallback: str) -> None:
+    _log.warning("genai-otel: ignoring %s=%r (%s)", name, value, fallback)
+
+
+def _parse_capture(raw: str | None) -> ContentCapture:
+    if raw is None or not raw.strip():
+        return ContentCapture.NO_CONTENT
+    value = raw.strip()
+    try:
+        return ContentCapture[value.upper()]
+    except KeyError:
+        pass
+    if value.lower() in _BOOLEAN_CAPTURE:
+        return _BOOLEAN_CAPTURE[value.lower()]
+    _warn(
+        CAPTURE_MESSAGE_CONTENT,
+        raw,
+        "expected NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true or false; using NO_CONTENT",
+    )
+    return ContentCapture.NO_CONTENT
+
+
+def _parse_bool(name: str, raw: str | None, default: bool) -> bool:
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    _warn(name, raw, f"expected true or false; using {str(default).lower()}")
+    return default
+
+
+def _parse_provider_map(raw: str | None) -> dict[str, str]:
+    """``host[:port]=provider`` pairs separated by commas, e.g. ``llm.internal:8000=vllm,gw.corp=openai``."""
+    result: dict[str, str] = {}
+    if not raw or not raw.strip():
+        return result
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, provider = item.partition("=")
+        key, provider = key.strip().lower(), provider.strip()
+        if not sep or not key or not provider:
+            _warn(PROVIDER_MAP, raw, f"entry {item!r} is not host[:port]=provider; entry skipped")
+            continue
+        result[key] = provider
+    return result
+
+
+def _parse_int(name: str, raw: str | None, default: int) -> int:
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        _warn(name, raw, f"expected a whole number >= 0; using {default}")
+        return default
+    return value
+
+
+def _load_redactor(raw: str | None) -> Redactor | None:
+    if raw is None or not raw.strip():
+        return None
+    module_name, sep, attr = raw.strip().partition(":")
+    if not sep or not module_name or not attr:
+        _warn(CONTENT_REDACTOR, raw, "expected module:function; no redaction hook")
+        return None
+    try:
+        hook = getattr(importlib.import_module(module_name), attr)
+    except Exception as exc:
+        _warn(CONTENT_REDACTOR, raw, f"cannot import it ({exc.__class__.__name__}: {exc}); no redaction hook")
+        return None
+    if not callable(hook):
+        _warn(CONTENT_REDACTOR, raw, "not callable; no redaction hook")
+        return None
+    return hook  # type: ignore[no-any-return]
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> Config:
+    """Read the configuration. Called once per ``instrument()``."""
+    env = os.environ if environ is None else environ
+    capture = _parse_capture(env.get(CAPTURE_MESSAGE_CONTENT))
+    return Config(
+        capture=capture,
+        # util-genai's rule: the details event defaults to on exactly when content is routed to events.
+        emit_event=_parse_bool(EMIT_EVENT, env.get(EMIT_EVENT), capture.on_event),
+        provider_map=_parse_provider_map(env.get(PROVIDER_MAP)),
+        openai_stream_usage=_parse_bool(OPENAI_STREAM_USAGE, env.get(OPENAI_STREAM_USAGE), False),
+        max_content_length=_parse_int(
+            MAX_CONTENT_LENGTH, env.get(MAX_CONTENT_LENGTH), DEFAULT_MAX_CONTENT_LENGTH
+        ),
+        redactor=_load_redactor(env.get(CONTENT_REDACTOR)),
+    )

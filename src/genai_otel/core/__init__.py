@@ -1,0 +1,1 @@
+"""Provider-neutral core: the only code that talks to OpenTelemetry."""

@@ -1,0 +1,142 @@
+"""Content in the conventions' message/part schema: part builders, size limit, redaction, serialisation.
+
+Adapters build plain lists/dicts shaped like ``gen_ai.input.messages`` etc. (see the semconv JSON schemas) with
+the helpers below, and only when content capture is on. The core then applies the redaction hook and the size
+limit, and serialises: compact JSON strings on spans, structured values on the details event.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from genai_otel._internal import swallowed
+from genai_otel.config import Config
+
+Part = dict[str, Any]
+Message = dict[str, Any]
+
+_TRUNCATED = "…[truncated {} chars]"
+
+
+def text(content: Any) -> Part:
+    return {"type": "text", "content": content}
+
+
+def reasoning(content: Any) -> Part:
+    return {"type": "reasoning", "content": content}
+
+
+def tool_call(call_id: Any, name: Any, arguments: Any) -> Part:
+    part: Part = {"type": "tool_call", "name": name}
+    if call_id is not None:
+        part["id"] = call_id
+    if arguments is not None:
+        part["arguments"] = json_or_text(arguments)
+    return part
+
+
+def tool_call_response(call_id: Any, response: Any) -> Part:
+    part: Part = {"type": "tool_call_response", "response": response}
+    if call_id is not None:
+        part["id"] = call_id
+    return part
+
+
+def media(modality: str, url: str, mime_type: str | None = None) -> Part:
+    """A ``uri`` part, or a ``blob`` part for ``data:`` URLs (the conventions keep data URLs out of ``uri``)."""
+    if url.startswith("data:"):
+        header, _, payload = url[5:].partition(",")
+        mime, _, encoding = header.partition(";")
+        part: Part = {"type": "blob", "modality": modality, "content": payload}
+        if mime or mime_type:
+            part["mime_type"] = mime or mime_type
+        if encoding and encoding != "base64":
+            part["encoding"] = encoding
+        return part
+    part = {"type": "uri", "modality": modality, "uri": url}
+    if mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
+def blob(modality: str, data: Any, mime_type: str | None = None) -> Part:
+    part: Part = {"type": "blob", "modality": modality, "content": data}
+    if mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
+def file(modality: str, file_id: Any, mime_type: str | None = None) -> Part:
+    part: Part = {"type": "file", "modality": modality, "file_id": file_id}
+    if mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
+def message(role: Any, parts: list[Part], name: Any = None) -> Message:
+    msg: Message = {"role": role, "parts": parts}
+    if name is not None:
+        msg["name"] = name
+    return msg
+
+
+def json_or_text(value: Any) -> Any:
+    """Tool arguments arrive as JSON text; the conventions prefer the object. Keep the text if it is not JSON."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json", exclude_unset=True)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _limit(value: Any, max_len: int) -> Any:
+    """Truncate every string longer than ``max_len`` characters; the structure stays valid JSON."""
+    if isinstance(value, str):
+        if len(value) > max_len:
+            return value[:max_len] + _TRUNCATED.format(len(value) - max_len)
+        return value
+    if isinstance(value, dict):
+        return {k: _limit(v, max_len) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_limit(v, max_len) for v in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _limit(_json_default(value), max_len)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return _limit(_json_default(value), max_len)
+
+
+def prepare(config: Config, name: str, value: Any) -> Any:
+    """Redact, then limit one content value. Returns ``None`` when the value must not be recorded."""
+    if config.redactor is not None:
+        try:
+            value = config.redactor(name, value)
+        except Exception:
+            swallowed("content redaction hook")
+            return None  # a failing redactor must not let unredacted content out
+        if value is None:
+            return None
+    if config.max_content_length > 0:
+        value = _limit(value, config.max_content_length)
+    return value
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)

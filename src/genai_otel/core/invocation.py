@@ -1,0 +1,275 @@
+"""One LLM call: start → (chunks) → end | fail. The only producer of GenAI spans, metric points and events.
+
+An adapter creates an :class:`Invocation` with the request's attributes, writes what the response tells into
+``inv.response`` (semconv keys), hands content over with :meth:`Invocation.set_content` when ``inv.capture`` is
+true, calls :meth:`Invocation.chunk` once per stream chunk, and finally :meth:`Invocation.end` or
+:meth:`Invocation.fail`. Ending is idempotent: the first call wins, later ones do nothing.
+
+Durations come from one monotonic clock: the span's end time is its start time plus the same elapsed time the
+duration histogram records, so span and metric always agree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import _logs, context, metrics, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from genai_otel import semconv as sc
+from genai_otel._internal import swallowed
+from genai_otel.config import Config
+from genai_otel.core import content
+from genai_otel.core.endpoints import Endpoint
+from genai_otel.core.metrics import CHUNK_METRIC_ATTRIBUTE_KEYS, METRIC_ATTRIBUTE_KEYS, Instruments
+from genai_otel.version import __version__
+
+_perf_ns = time.perf_counter_ns
+_INPUT = {sc.GEN_AI_TOKEN_TYPE: sc.GenAiTokenTypeValues.INPUT}
+_OUTPUT = {sc.GEN_AI_TOKEN_TYPE: sc.GenAiTokenTypeValues.OUTPUT}
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+
+
+class Telemetry:
+    """What one instrumentor uses of OpenTelemetry: a tracer, the instruments, an event logger, the config."""
+
+    __slots__ = ("config", "instruments", "logger", "tracer")
+
+    def __init__(
+        self,
+        config: Config,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        logger_provider: _logs.LoggerProvider | None = None,
+        scope: str = "genai_otel",
+    ) -> None:
+        self.config = config
+        self.tracer = trace.get_tracer(scope, __version__, tracer_provider, schema_url=sc.SCHEMA_URL)
+        meter = metrics.get_meter(scope, __version__, meter_provider, schema_url=sc.SCHEMA_URL)
+        self.instruments = Instruments(meter)
+        self.logger = _logs.get_logger(scope, __version__, logger_provider, schema_url=sc.SCHEMA_URL)
+
+
+def suppressed() -> bool:
+    """True when OpenTelemetry instrumentation is suppressed in the current context."""
+    return bool(context.get_value(_SUPPRESS_INSTRUMENTATION_KEY))
+
+
+def error_type_of(exc: BaseException) -> str:
+    """``error.type``: the HTTP status for API status errors (``429``, ``500`` …), else the exception's class.
+
+    Status codes are low-cardinality and the same across providers, so one alert rule (``error_type="429"``)
+    catches rate limiting everywhere. Other errors use ``<top-level package>.<class>`` (``openai.APITimeoutError``,
+    ``asyncio.CancelledError``), or the bare name for builtins (``ValueError``).
+    """
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and not isinstance(status, bool):
+        return str(status)
+    cls = type(exc)
+    module = cls.__module__
+    if module == "builtins":
+        return cls.__qualname__
+    return f"{module.partition('.')[0]}.{cls.__qualname__}"
+
+
+class Invocation:
+    __slots__ = (
+        "_content",
+        "_ended",
+        "_first_chunk",
+        "_last_chunk",
+        "_reported_error",
+        "_start",
+        "_start_ns",
+        "_telemetry",
+        "_tpoc_attributes",
+        "attributes",
+        "capture",
+        "response",
+        "span",
+    )
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        operation: str,
+        model: str | None,
+        endpoint: Endpoint,
+        attributes: dict[str, AttributeValue],
+        *,
+        stream: bool = False,
+    ) -> None:
+        """Start the span. ``attributes`` holds the request's attributes; it is kept (not copied)."""
+        attributes[sc.GEN_AI_OPERATION_NAME] = operation
+        attributes[sc.GEN_AI_PROVIDER_NAME] = endpoint.provider
+        if model:
+            attributes[sc.GEN_AI_REQUEST_MODEL] = model
+        if endpoint.address:
+            attributes[sc.SERVER_ADDRESS] = endpoint.address
+            if endpoint.port is not None:
+                attributes[sc.SERVER_PORT] = endpoint.port
+        if stream:
+            attributes[sc.GEN_AI_REQUEST_STREAM] = True
+        self._telemetry = telemetry
+        self.attributes = attributes
+        self.response: dict[str, AttributeValue] = {}
+        self.capture = telemetry.config.capture_content
+        self._content: dict[str, Any] | None = None
+        self._ended = False
+        self._first_chunk = 0
+        self._last_chunk = 0
+        self._tpoc_attributes: dict[str, AttributeValue] | None = None
+        self._reported_error: tuple[str, str | None] | None = None
+        self._start_ns = time.time_ns()
+        self._start = _perf_ns()
+        self.span = telemetry.tracer.start_span(
+            f"{operation} {model}" if model else operation,
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=self._start_ns,
+        )
+
+    # -- during the call -------------------------------------------------------------------------------------
+
+    def attach(self) -> object:
+        """Make the span current (for the SDK's own HTTP spans) until :meth:`detach` with the returned token."""
+        return context.attach(trace.set_span_in_context(self.span))
+
+    @staticmethod
+    def detach(token: object) -> None:
+        context.detach(token)  # type: ignore[arg-type]
+
+    def set_content(self, name: str, value: Any) -> None:
+        """Content attribute ``name`` (structured: lists/dicts). Only call when ``self.capture`` is true."""
+        if self._content is None:
+            self._content = {}
+        self._content[name] = value
+
+    def chunk(self) -> None:
+        """One stream chunk arrived. Feeds time to first chunk and the per-chunk histogram."""
+        now = _perf_ns()
+        last = self._last_chunk
+        self._last_chunk = now
+        if not last:
+            self._first_chunk = now
+            return
+        attrs = self._tpoc_attributes
+        if attrs is None:
+            attrs = self._tpoc_attributes = self._metric_attributes(CHUNK_METRIC_ATTRIBUTE_KEYS)
+        self._telemetry.instruments.time_per_output_chunk.record((now - last) / 1e9, attrs)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    # -- the end ---------------------------------------------------------------------------------------------
+
+    def report_error(self, error_type: str, message: str | None) -> None:
+        """The provider reported a failure in-band (e.g. a ``response.failed`` stream event): end as failed."""
+        self._reported_error = (error_type, message)
+
+    def end(self) -> None:
+        error_type, message = self._reported_error or (None, None)
+        self._finish(None, error_type, _perf_ns(), message)
+
+    def fail(self, exc: BaseException | None, error_type: str | None = None, message: str | None = None) -> None:
+        """End with an error: an exception, or an error the provider reported in-band (``exc`` None)."""
+        if error_type is None:
+            error_type = error_type_of(exc) if exc is not None else sc.ErrorTypeValues.OTHER
+        self._finish(exc, error_type, _perf_ns(), message)
+
+    def abandon(self) -> None:
+        """The caller dropped the result without finishing it: end as of the last thing we saw happen."""
+        self._finish(None, None, self._last_chunk or _perf_ns(), None)
+
+    def _metric_attributes(self, keys: tuple[str, ...] = METRIC_ATTRIBUTE_KEYS) -> dict[str, AttributeValue]:
+        attrs, resp = self.attributes, self.response
+        out: dict[str, AttributeValue] = {}
+        for key in keys:
+            value = resp.get(key)
+            if value is None:
+                value = attrs.get(key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def _finish(self, exc: BaseException | None, error_type: str | None, at: int, message: str | None) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        span = self.span
+        elapsed = max(at - self._start, 0)
+        try:
+            self._record(span, exc, error_type, elapsed, message)
+        except Exception:
+            swallowed("ending a GenAI span")
+        finally:
+            span.end(end_time=self._start_ns + elapsed)
+
+    def _record(
+        self, span: trace.Span, exc: BaseException | None, error_type: str | None, elapsed: int, message: str | None
+    ) -> None:
+        telemetry = self._telemetry
+        instruments = telemetry.instruments
+        resp = self.response
+        if self._first_chunk:
+            ttfc = (self._first_chunk - self._start) / 1e9
+            resp[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+        if error_type is not None:
+            resp[sc.ERROR_TYPE] = error_type
+            if message is None and exc is not None:
+                message = str(exc) or type(exc).__name__
+            span.set_status(Status(StatusCode.ERROR, message))
+        if resp:
+            span.set_attributes(resp)
+
+        metric_attrs = self._metric_attributes()
+        span_ctx = trace.set_span_in_context(span)
+        if error_type is not None:
+            instruments.duration.record(elapsed / 1e9, {**metric_attrs, sc.ERROR_TYPE: error_type}, span_ctx)
+        else:
+            instruments.duration.record(elapsed / 1e9, metric_attrs, span_ctx)
+        if self._first_chunk:
+            instruments.time_to_first_chunk.record(
+                (self._first_chunk - self._start) / 1e9,
+                self._metric_attributes(CHUNK_METRIC_ATTRIBUTE_KEYS),
+                span_ctx,
+            )
+        input_tokens = resp.get(sc.GEN_AI_USAGE_INPUT_TOKENS)
+        if isinstance(input_tokens, int):
+            instruments.token_usage.record(input_tokens, {**metric_attrs, **_INPUT}, span_ctx)
+        output_tokens = resp.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS)
+        if isinstance(output_tokens, int):
+            instruments.token_usage.record(output_tokens, {**metric_attrs, **_OUTPUT}, span_ctx)
+
+        config = telemetry.config
+        prepared = self._prepared_content(config) if self._content else None
+        if prepared and config.capture.on_span:
+            span.set_attributes({name: content.to_json(value) for name, value in prepared.items()})
+        if config.emit_event:
+            self._emit_event(span_ctx, prepared if config.capture.on_event else None, elapsed)
+
+    def _prepared_content(self, config: Config) -> dict[str, Any]:
+        prepared: dict[str, Any] = {}
+        for name, value in (self._content or {}).items():
+            value = content.prepare(config, name, value)
+            if value is not None:
+                prepared[name] = value
+        return prepared
+
+    def _emit_event(self, span_ctx: context.Context, prepared: Mapping[str, Any] | None, elapsed: int) -> None:
+        attrs: dict[str, Any] = {**self.attributes, **self.response}
+        if prepared:
+            attrs.update(prepared)
+        self._telemetry.logger.emit(
+            _logs.LogRecord(
+                timestamp=self._start_ns + elapsed,
+                context=span_ctx,
+                event_name=DETAILS_EVENT,
+                attributes=attrs,
+            )
+        )

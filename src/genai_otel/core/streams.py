@@ -1,0 +1,139 @@
+"""Generic sync/async stream proxies: the span lives exactly as long as the stream (DESIGN.md principle 3).
+
+The proxy is a ``wrapt.ObjectProxy``, so the caller still sees the SDK's stream (``isinstance``, attributes such
+as ``.response``, ``close()``, context management). The invocation ends exactly once, whichever comes first:
+the stream is exhausted, raises, is closed, its ``with``/``async with`` block exits, or the proxy is garbage
+collected (a weakref finaliser; also run at interpreter exit). The span is never made current while the caller
+iterates, so the caller's own work between chunks never becomes its child.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Protocol
+
+import wrapt
+
+from genai_otel._internal import swallowed
+from genai_otel.core.invocation import Invocation
+
+
+class ChunkHandler(Protocol):
+    """The adapter's side of a stream: read each chunk, then say what the whole stream amounted to."""
+
+    def on_chunk(self, inv: Invocation, item: Any) -> bool:
+        """Note one item. Return True to hide it from the caller (e.g. a usage chunk we asked for ourselves)."""
+        ...
+
+    def on_end(self, inv: Invocation) -> None:
+        """Write the accumulated response facts into ``inv`` (called once, before the span ends)."""
+        ...
+
+
+def _finish(inv: Invocation, handler: ChunkHandler, exc: BaseException | None, abandoned: bool = False) -> None:
+    if inv.ended:
+        return
+    try:
+        handler.on_end(inv)
+    except Exception:
+        swallowed("finishing a stream")
+    if exc is not None:
+        inv.fail(exc)
+    elif abandoned:
+        inv.abandon()
+    else:
+        inv.end()
+
+
+def _abandoned(inv: Invocation, handler: ChunkHandler) -> None:
+    _finish(inv, handler, None, abandoned=True)
+
+
+class _Base(wrapt.ObjectProxy):  # type: ignore[misc]
+    def __init__(self, wrapped: Any, inv: Invocation, handler: ChunkHandler) -> None:
+        super().__init__(wrapped)
+        self._self_inv = inv
+        self._self_handler = handler
+        self._self_finalizer = weakref.finalize(self, _abandoned, inv, handler)
+
+    def _self_done(self, exc: BaseException | None) -> None:
+        self._self_finalizer.detach()
+        _finish(self._self_inv, self._self_handler, exc)
+
+    def _self_seen(self, item: Any) -> bool:
+        """Feed one item to the invocation; True if the caller must not see it."""
+        try:
+            if self._self_handler.on_chunk(self._self_inv, item):
+                return True
+            self._self_inv.chunk()
+        except Exception:
+            swallowed("reading a stream chunk")
+        return False
+
+
+class SyncStreamProxy(_Base):
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        while True:
+            try:
+                item = self.__wrapped__.__next__()
+            except StopIteration:
+                self._self_done(None)
+                raise
+            except BaseException as exc:
+                self._self_done(exc)
+                raise
+            if not self._self_seen(item):
+                return item
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_done(None)
+
+    def __enter__(self) -> Any:
+        entered = self.__wrapped__.__enter__()
+        return self if entered is self.__wrapped__ else entered
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_done(exc)
+
+
+class AsyncStreamProxy(_Base):
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        while True:
+            try:
+                item = await self.__wrapped__.__anext__()
+            except StopAsyncIteration:
+                self._self_done(None)
+                raise
+            except BaseException as exc:
+                self._self_done(exc)
+                raise
+            if not self._self_seen(item):
+                return item
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_done(None)
+
+    async def __aenter__(self) -> Any:
+        entered = await self.__wrapped__.__aenter__()
+        return self if entered is self.__wrapped__ else entered
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_done(exc)

@@ -1,0 +1,135 @@
+"""OpenAI SDK instrumentation: which methods are wrapped, and with which translation.
+
+Supported: ``openai`` 1.40 … 3.x. Wrapped (sync and async): ``chat.completions.create`` and ``.parse``
+(``.stream()`` goes through ``create``), ``completions.create``, ``embeddings.create``, ``responses.create`` and
+``.parse`` (``.stream()`` goes through ``create``), plus the private response hooks that keep
+``with_raw_response`` / ``with_streaming_response`` objects exact (see ``_common``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Collection
+from typing import Any
+
+import wrapt
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+
+from genai_otel import config as config_module
+from genai_otel.core.invocation import Telemetry
+from genai_otel.providers.openai import _common
+from genai_otel.providers.openai._common import Api
+from genai_otel.providers.openai.chat import ChatApi
+from genai_otel.providers.openai.completions import CompletionsApi
+from genai_otel.providers.openai.embeddings import EmbeddingsApi
+from genai_otel.providers.openai.responses import ResponsesApi
+
+_log = logging.getLogger("genai_otel")
+
+# (module, "Class.method", translation, is_async). Missing targets (older/newer SDKs) are skipped.
+_TARGETS: tuple[tuple[str, str, type[Api], bool], ...] = (
+    ("openai.resources.chat.completions", "Completions.create", ChatApi, False),
+    ("openai.resources.chat.completions", "AsyncCompletions.create", ChatApi, True),
+    ("openai.resources.chat.completions", "Completions.parse", ChatApi, False),
+    ("openai.resources.chat.completions", "AsyncCompletions.parse", ChatApi, True),
+    ("openai.resources.beta.chat.completions", "Completions.parse", ChatApi, False),
+    ("openai.resources.beta.chat.completions", "AsyncCompletions.parse", ChatApi, True),
+    ("openai.resources.completions", "Completions.create", CompletionsApi, False),
+    ("openai.resources.completions", "AsyncCompletions.create", CompletionsApi, True),
+    ("openai.resources.embeddings", "Embeddings.create", EmbeddingsApi, False),
+    ("openai.resources.embeddings", "AsyncEmbeddings.create", EmbeddingsApi, True),
+    ("openai.resources.responses", "Responses.create", ResponsesApi, False),
+    ("openai.resources.responses", "AsyncResponses.create", ResponsesApi, True),
+    ("openai.resources.responses", "Responses.parse", ResponsesApi, False),
+    ("openai.resources.responses", "AsyncResponses.parse", ResponsesApi, True),
+)
+
+_HOOKS: tuple[tuple[str, str, Any], ...] = (
+    ("openai._response", "BaseAPIResponse._parse", _common.parse_hook),
+    ("openai._legacy_response", "LegacyAPIResponse._parse", _common.parse_hook),
+    ("openai._response", "APIResponse.close", _common.close_hook),
+    ("openai._response", "AsyncAPIResponse.close", _common.async_close_hook),
+)
+
+# Where other OpenAI instrumentations hook in, besides the methods above (OpenInference wraps the client's
+# request method).
+_FOREIGN_MARKERS = (
+    ("openai._base_client", "SyncAPIClient.request"),
+    ("openai._base_client", "AsyncAPIClient.request"),
+)
+
+
+def _resolve(module_name: str, path: str) -> tuple[Any, str, Any] | None:
+    """(owner class, attribute name, current attribute) or None when the SDK has no such method."""
+    try:
+        owner: Any = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    *parents, name = path.split(".")
+    for parent in parents:
+        owner = getattr(owner, parent, None)
+        if owner is None:
+            return None
+    current = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+    if current is None:
+        return None
+    return owner, name, current
+
+
+def _foreign_instrumentation() -> str | None:
+    """Name of a method another instrumentation has wrapped, if any."""
+    for module_name, path, *_ in (*_TARGETS, *_FOREIGN_MARKERS):
+        found = _resolve(module_name, path)
+        if found is not None and isinstance(found[2], wrapt.ObjectProxy):
+            return f"{module_name}.{path}"
+    return None
+
+
+class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Instruments the ``openai`` SDK. Entry point name ``genai_openai``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wrapped: list[tuple[Any, str]] = []
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("openai >= 1.40",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        foreign = _foreign_instrumentation()
+        if foreign is not None:
+            _log.warning(
+                "genai-otel: another OpenAI instrumentation is already active (%s is wrapped); genai-otel will "
+                "not instrument OpenAI, to avoid a second span per call. Disable one of them, e.g. with "
+                "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=genai_openai.",
+                foreign,
+            )
+            return
+        telemetry = Telemetry(
+            kwargs.get("config") or config_module.from_env(),
+            kwargs.get("tracer_provider"),
+            kwargs.get("meter_provider"),
+            kwargs.get("logger_provider"),
+        )
+        apis: dict[type[Api], Api] = {}
+        for module_name, path, api_class, is_async in _TARGETS:
+            api = apis.get(api_class) or apis.setdefault(api_class, api_class())
+            make = _common.async_wrapper if is_async else _common.sync_wrapper
+            self._wrap(module_name, path, make(telemetry, api))
+        for module_name, path, hook in _HOOKS:
+            self._wrap(module_name, path, hook)
+
+    def _wrap(self, module_name: str, path: str, wrapper: Any) -> None:
+        found = _resolve(module_name, path)
+        if found is None:
+            return
+        owner, name, _ = found
+        wrapt.wrap_function_wrapper(owner, name, wrapper)
+        self._wrapped.append((owner, name))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        while self._wrapped:
+            owner, name = self._wrapped.pop()
+            unwrap(owner, name)

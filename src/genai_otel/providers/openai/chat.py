@@ -1,0 +1,334 @@
+"""Chat Completions (``chat.completions.create`` / ``parse`` / ``stream``): SDK fields → GenAI facts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from genai_otel import semconv as sc
+from genai_otel.core import content as c
+from genai_otel.core.invocation import Invocation, Telemetry
+from genai_otel.providers.openai._common import (
+    Api,
+    field,
+    integer,
+    number,
+    put,
+    service_tier,
+    stop_sequences,
+    string,
+)
+
+# request kwarg → attribute, for the plain numeric parameters
+_NUMBERS = (
+    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
+    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+)
+
+_JSON = sc.GenAiOutputTypeValues.JSON
+
+
+def output_type(response_format: Any) -> str | None:
+    """``gen_ai.output.type`` from ``response_format`` (a dict, or a pydantic class given to ``parse``)."""
+    if isinstance(response_format, type):
+        return _JSON
+    kind = field(response_format, "type")
+    if kind in ("json_object", "json_schema"):
+        return _JSON
+    if kind == "text":
+        return sc.GenAiOutputTypeValues.TEXT
+    return None
+
+
+def usage_attributes(usage: Any, resp: dict[str, AttributeValue]) -> None:
+    """Chat/legacy usage: totals already include cached and reasoning tokens, as the conventions want."""
+    if usage is None:
+        return
+    put(resp, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(field(usage, "prompt_tokens")))
+    put(resp, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(field(usage, "completion_tokens")))
+    put(resp, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, integer(field(field(usage, "prompt_tokens_details"), "cached_tokens")))
+    put(
+        resp,
+        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        integer(field(field(usage, "completion_tokens_details"), "reasoning_tokens")),
+    )
+
+
+def common_response(result: Any, resp: dict[str, AttributeValue]) -> None:
+    put(resp, sc.GEN_AI_RESPONSE_ID, string(field(result, "id")))
+    put(resp, sc.GEN_AI_RESPONSE_MODEL, string(field(result, "model")))
+    put(resp, sc.OPENAI_RESPONSE_SERVICE_TIER, string(field(result, "service_tier")))
+    put(resp, sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, string(field(result, "system_fingerprint")))
+
+
+def include_usage(kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
+    """``GENAI_OTEL_OPENAI_STREAM_USAGE``: ask for the usage chunk on streams that did not; True if we did."""
+    if not telemetry.config.openai_stream_usage or kwargs.get("stream") is not True:
+        return False
+    options = kwargs.get("stream_options")
+    if isinstance(options, Mapping):
+        if options.get("include_usage") is not None:
+            return False
+        kwargs["stream_options"] = {**options, "include_usage": True}
+        return True
+    if options is None or type(options).__name__ in ("Omit", "NotGiven"):
+        kwargs["stream_options"] = {"include_usage": True}
+        return True
+    return False
+
+
+# -- content ----------------------------------------------------------------------------------------------------
+
+_MODALITY_BY_PART = {"image_url": "image", "input_audio": "audio", "file": "document"}
+
+
+def _content_parts(value: Any) -> list[c.Part]:
+    """A message's ``content``: a string, or a list of typed content parts (multimodal)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [c.text(value)]
+    parts: list[c.Part] = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        kind = field(item, "type")
+        if kind == "text":
+            parts.append(c.text(field(item, "text")))
+        elif kind == "refusal":
+            parts.append(c.text(field(item, "refusal")))
+        elif kind == "image_url":
+            url = field(field(item, "image_url"), "url")
+            parts.append(c.media("image", url) if isinstance(url, str) else {"type": "image_url"})
+        elif kind == "input_audio":
+            audio = field(item, "input_audio")
+            fmt = field(audio, "format")
+            parts.append(c.blob("audio", field(audio, "data"), f"audio/{fmt}" if isinstance(fmt, str) else None))
+        elif kind == "file":
+            file = field(item, "file")
+            if field(file, "file_id") is not None:
+                parts.append(c.file("document", field(file, "file_id")))
+            else:
+                parts.append(c.media("document", str(field(file, "file_data") or "")))
+        else:
+            parts.append({"type": str(kind)})
+    return parts
+
+
+def _tool_call_parts(tool_calls: Any) -> list[c.Part]:
+    parts: list[c.Part] = []
+    for call in tool_calls or ():
+        function = field(call, "function") or field(call, "custom")
+        arguments = field(function, "arguments")
+        if arguments is None:
+            arguments = field(function, "input")
+        parts.append(c.tool_call(field(call, "id"), field(function, "name"), arguments))
+    return parts
+
+
+def input_messages(messages: Any) -> list[c.Message]:
+    result: list[c.Message] = []
+    for msg in messages or ():
+        role = field(msg, "role")
+        if role == "tool":
+            parts: list[c.Part] = [c.tool_call_response(field(msg, "tool_call_id"), _text_of(field(msg, "content")))]
+        else:
+            parts = _content_parts(field(msg, "content"))
+            parts.extend(_tool_call_parts(field(msg, "tool_calls")))
+            legacy_call = field(msg, "function_call")
+            if legacy_call is not None:
+                parts.append(c.tool_call(None, field(legacy_call, "name"), field(legacy_call, "arguments")))
+        result.append(c.message(role, parts, field(msg, "name")))
+    return result
+
+
+def _text_of(value: Any) -> Any:
+    """A tool result's content: plain text, or the text parts joined."""
+    if isinstance(value, (list, tuple)):
+        return "".join(str(field(p, "text") or "") for p in value)
+    return value
+
+
+def tool_definitions(tools: Any) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
+    for tool in tools or ():
+        kind = field(tool, "type") or "function"
+        spec = field(tool, kind) or {}
+        definition: dict[str, Any] = {"type": kind, "name": field(spec, "name")}
+        for key in ("description", "parameters"):
+            value = field(spec, key)
+            if value is not None:
+                definition[key] = value
+        result.append(definition)
+    return result
+
+
+def output_message(message: Any, finish_reason: Any) -> c.Message:
+    parts = _content_parts(field(message, "content"))
+    refusal = field(message, "refusal")
+    if refusal:
+        parts.append(c.text(refusal))
+    parts.extend(_tool_call_parts(field(message, "tool_calls")))
+    legacy_call = field(message, "function_call")
+    if legacy_call is not None:
+        parts.append(c.tool_call(None, field(legacy_call, "name"), field(legacy_call, "arguments")))
+    out = c.message(field(message, "role") or "assistant", parts)
+    out["finish_reason"] = finish_reason or "error"
+    return out
+
+
+# -- the API ----------------------------------------------------------------------------------------------------
+
+
+class ChatApi(Api):
+    operation = sc.GenAiOperationNameValues.CHAT
+    api_type = sc.OpenaiApiTypeValues.CHAT_COMPLETIONS
+
+    def request(self, kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
+        for name, key in _NUMBERS:
+            put(attrs, key, number(kwargs.get(name)))
+        max_tokens = integer(kwargs.get("max_completion_tokens"))
+        put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, max_tokens if max_tokens is not None else integer(kwargs.get("max_tokens")))
+        put(attrs, sc.GEN_AI_REQUEST_SEED, integer(kwargs.get("seed")))
+        put(attrs, sc.GEN_AI_REQUEST_STOP_SEQUENCES, stop_sequences(kwargs.get("stop")))
+        n = integer(kwargs.get("n"))
+        if n is not None and n != 1:
+            attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n
+        put(attrs, sc.GEN_AI_OUTPUT_TYPE, output_type(kwargs.get("response_format")))
+        put(attrs, sc.GEN_AI_REQUEST_REASONING_LEVEL, string(kwargs.get("reasoning_effort")))
+        put(attrs, sc.OPENAI_REQUEST_SERVICE_TIER, service_tier(kwargs.get("service_tier")))
+        extra = kwargs.get("extra_body")
+        if isinstance(extra, Mapping):
+            put(attrs, sc.GEN_AI_REQUEST_TOP_K, integer(extra.get("top_k")))
+
+    def content(self, inv: Invocation, kwargs: Mapping[str, Any]) -> None:
+        inv.set_content(sc.GEN_AI_INPUT_MESSAGES, input_messages(kwargs.get("messages")))
+        tools = kwargs.get("tools")
+        if isinstance(tools, (list, tuple)) and tools:
+            inv.set_content(sc.GEN_AI_TOOL_DEFINITIONS, tool_definitions(tools))
+
+    def response(self, inv: Invocation, result: Any) -> None:
+        resp = inv.response
+        common_response(result, resp)
+        choices = field(result, "choices") or ()
+        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(field(ch, "finish_reason") or "error") for ch in choices]
+        usage_attributes(field(result, "usage"), resp)
+        if inv.capture:
+            inv.set_content(
+                sc.GEN_AI_OUTPUT_MESSAGES,
+                [output_message(field(ch, "message"), field(ch, "finish_reason")) for ch in choices],
+            )
+
+    def prepare(self, kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
+        return include_usage(kwargs, telemetry)
+
+    def stream_handler(self, inv: Invocation, kwargs: Mapping[str, Any], hide_usage: bool) -> ChatStream:
+        return ChatStream(inv.capture, hide_usage)
+
+
+class _Choice:
+    __slots__ = ("finish_reason", "role", "text", "tool_calls")
+
+    def __init__(self) -> None:
+        self.finish_reason: Any = None
+        self.role: Any = None
+        self.text: list[str] = []
+        self.tool_calls: dict[int, list[Any]] = {}  # index → [id, name, [argument pieces]]
+
+
+class ChatStream:
+    """Accumulates a chat stream: per-choice finish reasons always; text and tool calls only with capture."""
+
+    __slots__ = ("capture", "choices", "hide_usage", "id", "model", "service_tier", "system_fingerprint", "usage")
+
+    def __init__(self, capture: bool, hide_usage: bool) -> None:
+        self.capture = capture
+        self.hide_usage = hide_usage
+        self.choices: dict[int, _Choice] = {}
+        self.id: Any = None
+        self.model: Any = None
+        self.service_tier: Any = None
+        self.system_fingerprint: Any = None
+        self.usage: Any = None
+
+    def on_chunk(self, inv: Invocation, chunk: Any) -> bool:
+        if self.id is None:
+            self.id = field(chunk, "id")
+            self.model = field(chunk, "model")
+            if self.model is not None:
+                inv.response[sc.GEN_AI_RESPONSE_MODEL] = str(self.model)
+        tier = field(chunk, "service_tier")
+        if tier is not None:
+            self.service_tier = tier
+        fingerprint = field(chunk, "system_fingerprint")
+        if fingerprint is not None:
+            self.system_fingerprint = fingerprint
+        usage = field(chunk, "usage")
+        if usage is not None:
+            self.usage = usage
+        choices = field(chunk, "choices")
+        if not choices:
+            return self.hide_usage and usage is not None
+        for choice in choices:
+            index = field(choice, "index") or 0
+            state = self.choices.get(index)
+            if state is None:
+                state = self.choices[index] = _Choice()
+            reason = field(choice, "finish_reason")
+            if reason is not None:
+                state.finish_reason = reason
+            if self.capture:
+                self._content(state, field(choice, "delta"))
+        return False
+
+    @staticmethod
+    def _content(state: _Choice, delta: Any) -> None:
+        if delta is None:
+            return
+        role = field(delta, "role")
+        if role:
+            state.role = role
+        text = field(delta, "content")
+        if text:
+            state.text.append(text)
+        refusal = field(delta, "refusal")
+        if refusal:
+            state.text.append(refusal)
+        for call in field(delta, "tool_calls") or ():
+            index = field(call, "index") or 0
+            entry = state.tool_calls.get(index)
+            if entry is None:
+                entry = state.tool_calls[index] = [None, None, []]
+            if field(call, "id"):
+                entry[0] = field(call, "id")
+            function = field(call, "function")
+            if field(function, "name"):
+                entry[1] = field(function, "name")
+            arguments = field(function, "arguments")
+            if arguments:
+                entry[2].append(arguments)
+
+    def on_end(self, inv: Invocation) -> None:
+        resp = inv.response
+        put(resp, sc.GEN_AI_RESPONSE_ID, string(self.id))
+        put(resp, sc.GEN_AI_RESPONSE_MODEL, string(self.model))
+        put(resp, sc.OPENAI_RESPONSE_SERVICE_TIER, string(self.service_tier))
+        put(resp, sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, string(self.system_fingerprint))
+        reasons = [self.choices[i].finish_reason for i in sorted(self.choices)]
+        if reasons and all(reasons):  # a stream closed early has no finish reason to report
+            resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(r) for r in reasons]
+        usage_attributes(self.usage, resp)
+        if self.capture:
+            messages = []
+            for index in sorted(self.choices):
+                state = self.choices[index]
+                parts: list[c.Part] = [c.text("".join(state.text))] if state.text else []
+                for call_index in sorted(state.tool_calls):
+                    call_id, name, pieces = state.tool_calls[call_index]
+                    parts.append(c.tool_call(call_id, name, "".join(pieces)))
+                msg = c.message(state.role or "assistant", parts)
+                msg["finish_reason"] = state.finish_reason or "error"
+                messages.append(msg)
+            inv.set_content(sc.GEN_AI_OUTPUT_MESSAGES, messages)

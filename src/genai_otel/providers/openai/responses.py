@@ -1,0 +1,232 @@
+"""Responses API (``responses.create`` / ``parse`` / ``stream``): SDK fields → GenAI facts (operation ``chat``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from genai_otel import semconv as sc
+from genai_otel.core import content as c
+from genai_otel.core.invocation import Invocation
+from genai_otel.providers.openai._common import Api, field, integer, number, put, service_tier, string
+
+_NUMBERS = (
+    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
+)
+
+# Responses have a status, not a finish reason; this is the reason the status stands for.
+_INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def _output_type(kwargs: Mapping[str, Any]) -> str | None:
+    if isinstance(kwargs.get("text_format"), type):
+        return sc.GenAiOutputTypeValues.JSON
+    kind = field(field(kwargs.get("text"), "format"), "type")
+    if kind in ("json_schema", "json_object"):
+        return sc.GenAiOutputTypeValues.JSON
+    if kind == "text":
+        return sc.GenAiOutputTypeValues.TEXT
+    return None
+
+
+def _conversation_id(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    return string(field(value, "id"))
+
+
+def finish_reason(response: Any) -> str:
+    status = field(response, "status")
+    if status == "completed":
+        outputs = field(response, "output") or ()
+        return "tool_call" if any(field(o, "type") == "function_call" for o in outputs) else "stop"
+    if status == "incomplete":
+        reason = field(field(response, "incomplete_details"), "reason")
+        return _INCOMPLETE_REASONS.get(str(reason), str(reason or "error"))
+    return "error"
+
+
+def _usage(usage: Any, resp: dict[str, AttributeValue]) -> None:
+    if usage is None:
+        return
+    put(resp, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(field(usage, "input_tokens")))
+    put(resp, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(field(usage, "output_tokens")))
+    put(resp, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, integer(field(field(usage, "input_tokens_details"), "cached_tokens")))
+    put(
+        resp,
+        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        integer(field(field(usage, "output_tokens_details"), "reasoning_tokens")),
+    )
+
+
+def response_attributes(inv: Invocation, response: Any) -> None:
+    resp = inv.response
+    put(resp, sc.GEN_AI_RESPONSE_ID, string(field(response, "id")))
+    put(resp, sc.GEN_AI_RESPONSE_MODEL, string(field(response, "model")))
+    put(resp, sc.OPENAI_RESPONSE_SERVICE_TIER, string(field(response, "service_tier")))
+    if field(response, "status") is not None:
+        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [finish_reason(response)]
+    _usage(field(response, "usage"), resp)
+    if field(response, "status") == "failed":
+        error = field(response, "error")
+        inv.report_error(str(field(error, "code") or "response.failed"), string(field(error, "message")))
+    if inv.capture:
+        inv.set_content(sc.GEN_AI_OUTPUT_MESSAGES, [output_message(response)])
+
+
+# -- content ----------------------------------------------------------------------------------------------------
+
+
+def _input_parts(value: Any) -> list[c.Part]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [c.text(value)]
+    parts: list[c.Part] = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        kind = field(item, "type")
+        if kind in ("input_text", "output_text", "text"):
+            parts.append(c.text(field(item, "text")))
+        elif kind == "refusal":
+            parts.append(c.text(field(item, "refusal")))
+        elif kind == "input_image":
+            if field(item, "file_id"):
+                parts.append(c.file("image", field(item, "file_id")))
+            else:
+                parts.append(c.media("image", str(field(item, "image_url") or "")))
+        elif kind == "input_file":
+            if field(item, "file_id"):
+                parts.append(c.file("document", field(item, "file_id")))
+            elif field(item, "file_url"):
+                parts.append(c.media("document", str(field(item, "file_url"))))
+            else:
+                parts.append(c.media("document", str(field(item, "file_data") or "")))
+        elif kind == "input_audio":
+            audio = field(item, "input_audio")
+            parts.append(c.blob("audio", field(audio, "data"), f"audio/{field(audio, 'format')}"))
+        else:
+            parts.append({"type": str(kind)})
+    return parts
+
+
+def input_messages(value: Any) -> list[c.Message]:
+    if isinstance(value, str):
+        return [c.message("user", [c.text(value)])]
+    messages: list[c.Message] = []
+    for item in value or ():
+        kind = field(item, "type")
+        role = field(item, "role")
+        if kind == "function_call":
+            messages.append(
+                c.message("assistant", [c.tool_call(field(item, "call_id"), field(item, "name"), field(item, "arguments"))])
+            )
+        elif kind == "function_call_output":
+            messages.append(c.message("tool", [c.tool_call_response(field(item, "call_id"), field(item, "output"))]))
+        elif kind == "reasoning":
+            text = "".join(str(field(s, "text") or "") for s in field(item, "summary") or ())
+            messages.append(c.message("assistant", [c.reasoning(text)]))
+        elif role is not None:
+            messages.append(c.message(role, _input_parts(field(item, "content"))))
+        else:
+            messages.append(c.message("user", [{"type": str(kind)}]))
+    return messages
+
+
+def tool_definitions(tools: Any) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
+    for tool in tools or ():
+        kind = str(field(tool, "type") or "function")
+        definition: dict[str, Any] = {"type": kind, "name": field(tool, "name") or kind}
+        for key in ("description", "parameters"):
+            value = field(tool, key)
+            if value is not None:
+                definition[key] = value
+        result.append(definition)
+    return result
+
+
+def output_message(response: Any) -> c.Message:
+    parts: list[c.Part] = []
+    for item in field(response, "output") or ():
+        kind = field(item, "type")
+        if kind == "message":
+            for piece in field(item, "content") or ():
+                piece_kind = field(piece, "type")
+                parts.append(c.text(field(piece, "refusal" if piece_kind == "refusal" else "text")))
+        elif kind == "function_call":
+            parts.append(c.tool_call(field(item, "call_id"), field(item, "name"), field(item, "arguments")))
+        elif kind == "reasoning":
+            text = "".join(str(field(s, "text") or "") for s in field(item, "summary") or ())
+            parts.append(c.reasoning(text))
+        elif isinstance(kind, str) and kind.endswith("_call"):
+            # provider-executed tools: web_search_call, file_search_call, code_interpreter_call, ...
+            parts.append({"type": "server_tool_call", "id": field(item, "id"), "name": kind[:-5],
+                          "server_tool_call": {"type": kind[:-5]}})
+        else:
+            parts.append({"type": str(kind)})
+    out = c.message("assistant", parts)
+    out["finish_reason"] = finish_reason(response)
+    return out
+
+
+# -- the API ----------------------------------------------------------------------------------------------------
+
+
+class ResponsesApi(Api):
+    operation = sc.GenAiOperationNameValues.CHAT
+    api_type = sc.OpenaiApiTypeValues.RESPONSES
+
+    def request(self, kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
+        for name, key in _NUMBERS:
+            put(attrs, key, number(kwargs.get(name)))
+        put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, integer(kwargs.get("max_output_tokens")))
+        put(attrs, sc.GEN_AI_OUTPUT_TYPE, _output_type(kwargs))
+        put(attrs, sc.GEN_AI_REQUEST_REASONING_LEVEL, string(field(kwargs.get("reasoning"), "effort")))
+        put(attrs, sc.GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID, string(kwargs.get("previous_response_id")))
+        put(attrs, sc.GEN_AI_CONVERSATION_ID, _conversation_id(kwargs.get("conversation")))
+        put(attrs, sc.OPENAI_REQUEST_SERVICE_TIER, service_tier(kwargs.get("service_tier")))
+
+    def content(self, inv: Invocation, kwargs: Mapping[str, Any]) -> None:
+        instructions = kwargs.get("instructions")
+        if isinstance(instructions, str) and instructions:
+            inv.set_content(sc.GEN_AI_SYSTEM_INSTRUCTIONS, [c.text(instructions)])
+        inv.set_content(sc.GEN_AI_INPUT_MESSAGES, input_messages(kwargs.get("input")))
+        tools = kwargs.get("tools")
+        if isinstance(tools, (list, tuple)) and tools:
+            inv.set_content(sc.GEN_AI_TOOL_DEFINITIONS, tool_definitions(tools))
+
+    def response(self, inv: Invocation, result: Any) -> None:
+        response_attributes(inv, result)
+
+    def stream_handler(self, inv: Invocation, kwargs: Mapping[str, Any], hide_usage: bool) -> ResponsesStream:
+        return ResponsesStream()
+
+
+class ResponsesStream:
+    """Responses streams are typed events; the final ``response.*`` event carries the whole response."""
+
+    __slots__ = ("final", "started")
+
+    def __init__(self) -> None:
+        self.final: Any = None
+        self.started: Any = None
+
+    def on_chunk(self, inv: Invocation, event: Any) -> bool:
+        kind = field(event, "type")
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            self.final = field(event, "response")
+        elif kind == "response.created" or kind == "response.in_progress":
+            self.started = field(event, "response")
+            put(inv.response, sc.GEN_AI_RESPONSE_MODEL, string(field(self.started, "model")))
+        elif kind == "error":
+            inv.report_error(str(field(event, "code") or "error"), string(field(event, "message")))
+        return False
+
+    def on_end(self, inv: Invocation) -> None:
+        if self.final is not None:
+            response_attributes(inv, self.final)
+        elif self.started is not None:
+            put(inv.response, sc.GEN_AI_RESPONSE_ID, string(field(self.started, "id")))

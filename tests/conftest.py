@@ -1,0 +1,127 @@
+"""Shared fixtures: real OpenTelemetry SDK pipelines with in-memory exporters, the local OpenAI-wire server,
+and real openai clients. Every test that uses ``otel`` has all its telemetry checked against the semantic
+conventions at teardown (when ../shared is present; see tests/conformance/semconv_check.py)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, Metric
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_otel import config as config_module
+from genai_otel.demo.server import FakeOpenAIServer
+from genai_otel.providers.openai import OpenAIInstrumentor
+from tests.conformance.semconv_check import load_checker
+
+
+class Otel:
+    """One test's OpenTelemetry pipeline and the instrumentation installed on it."""
+
+    def __init__(self) -> None:
+        self.span_exporter = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.span_exporter))
+        self.metric_reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.metric_reader])
+        self.log_exporter = InMemoryLogRecordExporter()
+        self.logger_provider = LoggerProvider()
+        self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.log_exporter))
+        self.instrumentor: OpenAIInstrumentor | None = None
+        self._metrics_cache: Any = None
+
+    def instrument(self, **env: str) -> OpenAIInstrumentor:
+        """Instrument openai with the configuration these environment variables would give."""
+        self.uninstrument()
+        instrumentor = OpenAIInstrumentor()
+        instrumentor.instrument(
+            tracer_provider=self.tracer_provider,
+            meter_provider=self.meter_provider,
+            logger_provider=self.logger_provider,
+            config=config_module.from_env(env),
+        )
+        self.instrumentor = instrumentor
+        return instrumentor
+
+    def uninstrument(self) -> None:
+        if self.instrumentor is not None:
+            self.instrumentor.uninstrument()
+            self.instrumentor = None
+
+    # -- reading what was produced --------------------------------------------------------------------------
+
+    def spans(self) -> list[ReadableSpan]:
+        """Finished GenAI spans (the HTTP client's own spans, if any, are left out)."""
+        return [s for s in self.span_exporter.get_finished_spans() if "gen_ai.operation.name" in (s.attributes or {})]
+
+    def span(self) -> ReadableSpan:
+        spans = self.spans()
+        assert len(spans) == 1, [s.name for s in spans]
+        return spans[0]
+
+    def metrics_data(self) -> Any:
+        self._metrics_cache = self.metric_reader.get_metrics_data()
+        return self._metrics_cache
+
+    def metric(self, name: str) -> Metric | None:
+        data = self.metrics_data()
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    if metric.name == name:
+                        return metric
+        return None
+
+    def points(self, name: str) -> list[HistogramDataPoint]:
+        metric = self.metric(name)
+        return list(metric.data.data_points) if metric is not None else []  # type: ignore[attr-defined]
+
+    def logs(self) -> list[Any]:
+        return list(self.log_exporter.get_finished_logs())
+
+
+@pytest.fixture
+def otel() -> Iterator[Otel]:
+    pipeline = Otel()
+    try:
+        yield pipeline
+    finally:
+        pipeline.uninstrument()
+    checker = load_checker()
+    if checker is None:
+        warnings.warn("../shared/semconv absent: telemetry not checked against the conventions", stacklevel=1)
+        return
+    problems: list[str] = []
+    for span in pipeline.span_exporter.get_finished_spans():
+        problems += checker.check_span(span)
+    problems += checker.check_metrics(pipeline.metric_reader.get_metrics_data())
+    for record in pipeline.logs():
+        problems += checker.check_log(record)
+    assert not problems, "semantic-convention problems:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(server: FakeOpenAIServer) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0) as c:
+        yield c
+
+
+@pytest.fixture
+async def aclient(server: FakeOpenAIServer) -> Any:
+    async with openai.AsyncOpenAI(base_url=server.base_url, api_key="test-key", max_retries=0) as c:
+        yield c
