@@ -160,10 +160,8 @@ class _Schema:
                 return  # a remote branch accepts anything
             if isinstance(value, Mapping) and isinstance(value.get("type"), str):
                 specific = [b for b in branches if self._type_const(b) == value["type"]]
-                if specific:
-                    branches = specific
-                else:
-                    branches = [b for b in branches if self._type_const(b) is None] or branches
+                generic = [b for b in branches if self._type_const(b) is None]
+                branches = specific or generic or branches
             results: list[list[str]] = []
             for branch in branches:
                 errs: list[str] = []
@@ -305,7 +303,9 @@ def _make_table(
             if m := _IF_SET.match(condition):
                 if_set.append((name, m.group(1)))
             elif m := _REQUIRED_IF_NOT_SET.match(condition):
-                required_unless.append((name, m.group(1)))
+                a, b = sorted((name, m.group(1)))
+                if (a, b) not in required_unless:
+                    required_unless.append((a, b))
     return _Table(
         id=table_id,
         base=base or table_id,
@@ -560,8 +560,17 @@ class Checker:
         problems: list[str] = []
         creation, write = num(_CACHE_CREATION), num(_CACHE_WRITE)
         if creation is not None and write is not None and creation != write:
-            problems.append(f"{label}: {_CACHE_CREATION!r} ({creation}) and {_CACHE_WRITE!r} ({write}) differ")
-        for value_key in (_INPUT_TOTAL, _OUTPUT_TOTAL, _CACHE_READ, _CACHE_CREATION, _CACHE_WRITE, _REASONING):
+            problems.append(
+                f"{label}: {_CACHE_CREATION!r} ({creation}) and {_CACHE_WRITE!r} ({write}) differ"
+            )
+        for value_key in (
+            _INPUT_TOTAL,
+            _OUTPUT_TOTAL,
+            _CACHE_READ,
+            _CACHE_CREATION,
+            _CACHE_WRITE,
+            _REASONING,
+        ):
             v = num(value_key)
             if v is not None and v < 0:
                 problems.append(f"{label}: attribute {value_key!r} is negative ({v})")
@@ -571,7 +580,11 @@ class Checker:
             (_OUTPUT_TOTAL, total_out, [_REASONING]),
             (_INPUT_TOTAL, total_in, [f"gen_ai.usage.{m}.input_tokens" for m in _MODALITIES]),
             (_OUTPUT_TOTAL, total_out, [f"gen_ai.usage.{m}.output_tokens" for m in _MODALITIES]),
-            (_CACHE_READ, num(_CACHE_READ), [f"gen_ai.usage.{m}.cache_read.input_tokens" for m in _MODALITIES]),
+            (
+                _CACHE_READ,
+                num(_CACHE_READ),
+                [f"gen_ai.usage.{m}.cache_read.input_tokens" for m in _MODALITIES],
+            ),
         ]
         for total_key, total, parts in subsets:
             present = [(p, num(p)) for p in parts if num(p) is not None]
@@ -680,9 +693,12 @@ class Checker:
                 f"{label}: recorded as {type(data).__name__}, expected a {spec.instrument}"
                 + (" with explicit buckets" if isinstance(data, ExponentialHistogram) else "")
             )
-        elif isinstance(data, Sum) and spec.instrument in ("counter", "updowncounter"):
-            if data.is_monotonic != (spec.instrument == "counter"):
-                problems.append(f"{label}: monotonicity does not match a {spec.instrument}")
+        elif (
+            isinstance(data, Sum)
+            and spec.instrument in ("counter", "updowncounter")
+            and data.is_monotonic != (spec.instrument == "counter")
+        ):
+            problems.append(f"{label}: monotonicity does not match a {spec.instrument}")
         for dp in getattr(data, "data_points", ()):
             attrs: Mapping[str, Any] = dp.attributes or {}
             problems += self._check_attributes(label, attrs, spec.table, "metric")
@@ -714,7 +730,9 @@ class Checker:
         if not name:
             legacy = attrs.get("event.name")
             if isinstance(legacy, str) and (legacy in self._events or legacy.startswith("gen_ai.")):
-                return [f"event {legacy!r}: event name given as the 'event.name' attribute, not as event_name"]
+                return [
+                    f"event {legacy!r}: event name given as the 'event.name' attribute, not as event_name"
+                ]
             return []
         label = f"event {name!r}"
         if name in self._deprecated_events:
@@ -725,7 +743,9 @@ class Checker:
             return [f"{label}: unknown GenAI event"] if name.startswith("gen_ai.") else []
         if name == DETAILS_EVENT:
             provider = attrs.get(PROVIDER_NAME)
-            refinement = self._refinements.get((INFERENCE_SPAN, provider)) if isinstance(provider, str) else None
+            refinement = (
+                self._refinements.get((INFERENCE_SPAN, provider)) if isinstance(provider, str) else None
+            )
             if refinement is not None:
                 table = _Table(
                     id=table.id,

@@ -31,7 +31,8 @@ from genai_otel.version import __version__
 _perf_ns = time.perf_counter_ns
 _INPUT = {sc.GEN_AI_TOKEN_TYPE: sc.GenAiTokenTypeValues.INPUT}
 _OUTPUT = {sc.GEN_AI_TOKEN_TYPE: sc.GenAiTokenTypeValues.OUTPUT}
-DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+DETAILS_EVENT = sc.GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
+SCOPE = "genai_otel"
 
 
 class Telemetry:
@@ -45,7 +46,7 @@ class Telemetry:
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
         logger_provider: _logs.LoggerProvider | None = None,
-        scope: str = "genai_otel",
+        scope: str = SCOPE,
     ) -> None:
         self.config = config
         self.tracer = trace.get_tracer(scope, __version__, tracer_provider, schema_url=sc.SCHEMA_URL)
@@ -54,9 +55,31 @@ class Telemetry:
         self.logger = _logs.get_logger(scope, __version__, logger_provider, schema_url=sc.SCHEMA_URL)
 
 
+_INFERENCE_OPERATIONS = frozenset(
+    {
+        sc.GenAiOperationNameValues.CHAT,
+        sc.GenAiOperationNameValues.TEXT_COMPLETION,
+        sc.GenAiOperationNameValues.GENERATE_CONTENT,
+        sc.GenAiOperationNameValues.EMBEDDINGS,
+    }
+)
 def suppressed() -> bool:
-    """True when OpenTelemetry instrumentation is suppressed in the current context."""
-    return bool(context.get_value(_SUPPRESS_INSTRUMENTATION_KEY))
+    """True when this call must not get a span of ours.
+
+    Either OpenTelemetry instrumentation is suppressed in the context, or another instrumentation's inference span
+    is already current (another OpenAI instrumentation wrapped the SDK after us, or a framework records the same
+    LLM call): one span per LLM call, so the outer one stays alone.
+    """
+    if context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+        return True
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return False
+    attrs = getattr(span, "attributes", None)
+    if not attrs or attrs.get(sc.GEN_AI_OPERATION_NAME) not in _INFERENCE_OPERATIONS:
+        return False
+    scope = getattr(span, "instrumentation_scope", None)
+    return getattr(scope, "name", None) != SCOPE
 
 
 def error_type_of(exc: BaseException) -> str:
@@ -176,7 +199,9 @@ class Invocation:
         error_type, message = self._reported_error or (None, None)
         self._finish(None, error_type, _perf_ns(), message)
 
-    def fail(self, exc: BaseException | None, error_type: str | None = None, message: str | None = None) -> None:
+    def fail(
+        self, exc: BaseException | None, error_type: str | None = None, message: str | None = None
+    ) -> None:
         """End with an error: an exception, or an error the provider reported in-band (``exc`` None)."""
         if error_type is None:
             error_type = error_type_of(exc) if exc is not None else sc.ErrorTypeValues.OTHER
@@ -197,7 +222,9 @@ class Invocation:
                 out[key] = value
         return out
 
-    def _finish(self, exc: BaseException | None, error_type: str | None, at: int, message: str | None) -> None:
+    def _finish(
+        self, exc: BaseException | None, error_type: str | None, at: int, message: str | None
+    ) -> None:
         if self._ended:
             return
         self._ended = True
@@ -211,7 +238,12 @@ class Invocation:
             span.end(end_time=self._start_ns + elapsed)
 
     def _record(
-        self, span: trace.Span, exc: BaseException | None, error_type: str | None, elapsed: int, message: str | None
+        self,
+        span: trace.Span,
+        exc: BaseException | None,
+        error_type: str | None,
+        elapsed: int,
+        message: str | None,
     ) -> None:
         telemetry = self._telemetry
         instruments = telemetry.instruments
@@ -261,7 +293,9 @@ class Invocation:
                 prepared[name] = value
         return prepared
 
-    def _emit_event(self, span_ctx: context.Context, prepared: Mapping[str, Any] | None, elapsed: int) -> None:
+    def _emit_event(
+        self, span_ctx: context.Context, prepared: Mapping[str, Any] | None, elapsed: int
+    ) -> None:
         attrs: dict[str, Any] = {**self.attributes, **self.response}
         if prepared:
             attrs.update(prepared)

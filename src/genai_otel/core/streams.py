@@ -30,7 +30,9 @@ class ChunkHandler(Protocol):
         ...
 
 
-def _finish(inv: Invocation, handler: ChunkHandler, exc: BaseException | None, abandoned: bool = False) -> None:
+def _finish(
+    inv: Invocation, handler: ChunkHandler, exc: BaseException | None, abandoned: bool = False
+) -> None:
     if inv.ended:
         return
     try:
@@ -49,7 +51,7 @@ def _abandoned(inv: Invocation, handler: ChunkHandler) -> None:
     _finish(inv, handler, None, abandoned=True)
 
 
-class _Base(wrapt.ObjectProxy):  # type: ignore[misc]
+class _Base(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     def __init__(self, wrapped: Any, inv: Invocation, handler: ChunkHandler) -> None:
         super().__init__(wrapped)
         self._self_inv = inv

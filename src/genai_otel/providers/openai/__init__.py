@@ -80,7 +80,8 @@ def _resolve(module_name: str, path: str) -> tuple[Any, str, Any] | None:
 
 def _foreign_instrumentation() -> str | None:
     """Name of a method another instrumentation has wrapped, if any."""
-    for module_name, path, *_ in (*_TARGETS, *_FOREIGN_MARKERS):
+    places = [(module_name, path) for module_name, path, *_ in _TARGETS] + list(_FOREIGN_MARKERS)
+    for module_name, path in places:
         found = _resolve(module_name, path)
         if found is not None and isinstance(found[2], wrapt.ObjectProxy):
             return f"{module_name}.{path}"

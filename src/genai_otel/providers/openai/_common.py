@@ -154,7 +154,9 @@ class _Pending:
 
     __slots__ = ("api", "finalizer", "hide_usage", "inv", "kwargs")
 
-    def __init__(self, inv: Invocation, api: Api, kwargs: Mapping[str, Any], hide_usage: bool, owner: Any) -> None:
+    def __init__(
+        self, inv: Invocation, api: Api, kwargs: Mapping[str, Any], hide_usage: bool, owner: Any
+    ) -> None:
         self.inv, self.api, self.kwargs, self.hide_usage = inv, api, kwargs, hide_usage
         self.finalizer = weakref.finalize(owner, inv.abandon)
 

@@ -50,7 +50,11 @@ def usage_attributes(usage: Any, resp: dict[str, AttributeValue]) -> None:
         return
     put(resp, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(field(usage, "prompt_tokens")))
     put(resp, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(field(usage, "completion_tokens")))
-    put(resp, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, integer(field(field(usage, "prompt_tokens_details"), "cached_tokens")))
+    put(
+        resp,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        integer(field(field(usage, "prompt_tokens_details"), "cached_tokens")),
+    )
     put(
         resp,
         sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
@@ -105,7 +109,9 @@ def _content_parts(value: Any) -> list[c.Part]:
         elif kind == "input_audio":
             audio = field(item, "input_audio")
             fmt = field(audio, "format")
-            parts.append(c.blob("audio", field(audio, "data"), f"audio/{fmt}" if isinstance(fmt, str) else None))
+            parts.append(
+                c.blob("audio", field(audio, "data"), f"audio/{fmt}" if isinstance(fmt, str) else None)
+            )
         elif kind == "file":
             file = field(item, "file")
             if field(file, "file_id") is not None:
@@ -133,7 +139,9 @@ def input_messages(messages: Any) -> list[c.Message]:
     for msg in messages or ():
         role = field(msg, "role")
         if role == "tool":
-            parts: list[c.Part] = [c.tool_call_response(field(msg, "tool_call_id"), _text_of(field(msg, "content")))]
+            parts: list[c.Part] = [
+                c.tool_call_response(field(msg, "tool_call_id"), _text_of(field(msg, "content")))
+            ]
         else:
             parts = _content_parts(field(msg, "content"))
             parts.extend(_tool_call_parts(field(msg, "tool_calls")))
@@ -190,7 +198,11 @@ class ChatApi(Api):
         for name, key in _NUMBERS:
             put(attrs, key, number(kwargs.get(name)))
         max_tokens = integer(kwargs.get("max_completion_tokens"))
-        put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, max_tokens if max_tokens is not None else integer(kwargs.get("max_tokens")))
+        put(
+            attrs,
+            sc.GEN_AI_REQUEST_MAX_TOKENS,
+            max_tokens if max_tokens is not None else integer(kwargs.get("max_tokens")),
+        )
         put(attrs, sc.GEN_AI_REQUEST_SEED, integer(kwargs.get("seed")))
         put(attrs, sc.GEN_AI_REQUEST_STOP_SEQUENCES, stop_sequences(kwargs.get("stop")))
         n = integer(kwargs.get("n"))
@@ -213,7 +225,9 @@ class ChatApi(Api):
         resp = inv.response
         common_response(result, resp)
         choices = field(result, "choices") or ()
-        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(field(ch, "finish_reason") or "error") for ch in choices]
+        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [
+            str(field(ch, "finish_reason") or "error") for ch in choices
+        ]
         usage_attributes(field(result, "usage"), resp)
         if inv.capture:
             inv.set_content(
@@ -241,7 +255,16 @@ class _Choice:
 class ChatStream:
     """Accumulates a chat stream: per-choice finish reasons always; text and tool calls only with capture."""
 
-    __slots__ = ("capture", "choices", "hide_usage", "id", "model", "service_tier", "system_fingerprint", "usage")
+    __slots__ = (
+        "capture",
+        "choices",
+        "hide_usage",
+        "id",
+        "model",
+        "service_tier",
+        "system_fingerprint",
+        "usage",
+    )
 
     def __init__(self, capture: bool, hide_usage: bool) -> None:
         self.capture = capture

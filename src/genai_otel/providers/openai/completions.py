@@ -49,7 +49,9 @@ class CompletionsApi(Api):
         resp = inv.response
         common_response(result, resp)
         choices = field(result, "choices") or ()
-        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(field(ch, "finish_reason") or "error") for ch in choices]
+        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [
+            str(field(ch, "finish_reason") or "error") for ch in choices
+        ]
         usage_attributes(field(result, "usage"), resp)
         if inv.capture:
             messages = []
@@ -62,7 +64,9 @@ class CompletionsApi(Api):
     def prepare(self, kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
         return include_usage(kwargs, telemetry)
 
-    def stream_handler(self, inv: Invocation, kwargs: Mapping[str, Any], hide_usage: bool) -> CompletionStream:
+    def stream_handler(
+        self, inv: Invocation, kwargs: Mapping[str, Any], hide_usage: bool
+    ) -> CompletionStream:
         return CompletionStream(inv.capture, hide_usage)
 
 

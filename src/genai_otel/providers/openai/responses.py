@@ -54,7 +54,11 @@ def _usage(usage: Any, resp: dict[str, AttributeValue]) -> None:
         return
     put(resp, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(field(usage, "input_tokens")))
     put(resp, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(field(usage, "output_tokens")))
-    put(resp, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, integer(field(field(usage, "input_tokens_details"), "cached_tokens")))
+    put(
+        resp,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        integer(field(field(usage, "input_tokens_details"), "cached_tokens")),
+    )
     put(
         resp,
         sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
@@ -121,10 +125,15 @@ def input_messages(value: Any) -> list[c.Message]:
         role = field(item, "role")
         if kind == "function_call":
             messages.append(
-                c.message("assistant", [c.tool_call(field(item, "call_id"), field(item, "name"), field(item, "arguments"))])
+                c.message(
+                    "assistant",
+                    [c.tool_call(field(item, "call_id"), field(item, "name"), field(item, "arguments"))],
+                )
             )
         elif kind == "function_call_output":
-            messages.append(c.message("tool", [c.tool_call_response(field(item, "call_id"), field(item, "output"))]))
+            messages.append(
+                c.message("tool", [c.tool_call_response(field(item, "call_id"), field(item, "output"))])
+            )
         elif kind == "reasoning":
             text = "".join(str(field(s, "text") or "") for s in field(item, "summary") or ())
             messages.append(c.message("assistant", [c.reasoning(text)]))
@@ -163,8 +172,14 @@ def output_message(response: Any) -> c.Message:
             parts.append(c.reasoning(text))
         elif isinstance(kind, str) and kind.endswith("_call"):
             # provider-executed tools: web_search_call, file_search_call, code_interpreter_call, ...
-            parts.append({"type": "server_tool_call", "id": field(item, "id"), "name": kind[:-5],
-                          "server_tool_call": {"type": kind[:-5]}})
+            parts.append(
+                {
+                    "type": "server_tool_call",
+                    "id": field(item, "id"),
+                    "name": kind[:-5],
+                    "server_tool_call": {"type": kind[:-5]},
+                }
+            )
         else:
             parts.append({"type": str(kind)})
     out = c.message("assistant", parts)
