@@ -66,9 +66,11 @@ _INFERENCE_OPERATIONS = frozenset(
 def suppressed() -> bool:
     """True when this call must not get a span of ours.
 
-    Either OpenTelemetry instrumentation is suppressed in the context, or another instrumentation's inference span
-    is already current (another OpenAI instrumentation wrapped the SDK after us, or a framework records the same
-    LLM call): one span per LLM call, so the outer one stays alone.
+    Either OpenTelemetry instrumentation is suppressed in the context, or an inference span is already current:
+    ours while an SDK method delegates to another wrapped one (old ``beta...parse`` calls ``create``), or another
+    instrumentation's (another OpenAI instrumentation that wrapped the SDK after us, or a framework recording the
+    same LLM call). One span per LLM call: the outer one stays alone. Our spans are current only during the SDK's
+    own call, never while the app runs, so an app's own nested calls are never suppressed by us.
     """
     if context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
         return True
@@ -76,10 +78,7 @@ def suppressed() -> bool:
     if not span.is_recording():
         return False
     attrs = getattr(span, "attributes", None)
-    if not attrs or attrs.get(sc.GEN_AI_OPERATION_NAME) not in _INFERENCE_OPERATIONS:
-        return False
-    scope = getattr(span, "instrumentation_scope", None)
-    return getattr(scope, "name", None) != SCOPE
+    return bool(attrs) and attrs.get(sc.GEN_AI_OPERATION_NAME) in _INFERENCE_OPERATIONS
 
 
 def error_type_of(exc: BaseException) -> str:
