@@ -78,7 +78,7 @@ def suppressed() -> bool:
     if not span.is_recording():
         return False
     attrs = getattr(span, "attributes", None)
-    return bool(attrs) and attrs.get(sc.GEN_AI_OPERATION_NAME) in _INFERENCE_OPERATIONS
+    return attrs is not None and attrs.get(sc.GEN_AI_OPERATION_NAME) in _INFERENCE_OPERATIONS
 
 
 def error_type_of(exc: BaseException) -> str:

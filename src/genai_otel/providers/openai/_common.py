@@ -96,6 +96,38 @@ def field(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+UsageTable = tuple[tuple[str, str | None, str], ...]
+"""(usage field, sub-field or None, attribute): where one API dialect reports each token count."""
+
+
+def usage_attributes(usage: Any, table: UsageTable, resp: dict[str, AttributeValue]) -> None:
+    """Token counts. OpenAI's totals already include cached and reasoning tokens, as the conventions want."""
+    if usage is None:
+        return
+    for name, sub, key in table:
+        value = field(usage, name)
+        put(resp, key, integer(field(value, sub) if sub else value))
+
+
+_SAMPLING = (
+    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
+    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+)
+
+
+def sampling_attributes(kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
+    """The request parameters Chat Completions and legacy Completions share."""
+    for name, key in _SAMPLING:
+        put(attrs, key, number(kwargs.get(name)))
+    put(attrs, sc.GEN_AI_REQUEST_SEED, integer(kwargs.get("seed")))
+    put(attrs, sc.GEN_AI_REQUEST_STOP_SEQUENCES, stop_sequences(kwargs.get("stop")))
+    n = integer(kwargs.get("n"))
+    if n is not None and n != 1:
+        attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n
+
+
 def service_tier(value: Any) -> str | None:
     """``openai.request.service_tier`` is set only for a tier other than ``auto``."""
     value = string(value)
@@ -154,9 +186,7 @@ class _Pending:
 
     __slots__ = ("api", "finalizer", "hide_usage", "inv", "kwargs")
 
-    def __init__(
-        self, inv: Invocation, api: Api, kwargs: Mapping[str, Any], hide_usage: bool, owner: Any
-    ) -> None:
+    def __init__(self, inv: Invocation, api: Api, kwargs: Mapping[str, Any], hide_usage: bool, owner: Any) -> None:
         self.inv, self.api, self.kwargs, self.hide_usage = inv, api, kwargs, hide_usage
         self.finalizer = weakref.finalize(owner, inv.abandon)
 

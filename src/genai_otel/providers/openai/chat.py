@@ -12,21 +12,14 @@ from genai_otel.core import content as c
 from genai_otel.core.invocation import Invocation, Telemetry
 from genai_otel.providers.openai._common import (
     Api,
+    UsageTable,
     field,
     integer,
-    number,
     put,
+    sampling_attributes,
     service_tier,
-    stop_sequences,
     string,
-)
-
-# request kwarg → attribute, for the plain numeric parameters
-_NUMBERS = (
-    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
-    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
-    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    usage_attributes,
 )
 
 _JSON = sc.GenAiOutputTypeValues.JSON
@@ -44,22 +37,12 @@ def output_type(response_format: Any) -> str | None:
     return None
 
 
-def usage_attributes(usage: Any, resp: dict[str, AttributeValue]) -> None:
-    """Chat/legacy usage: totals already include cached and reasoning tokens, as the conventions want."""
-    if usage is None:
-        return
-    put(resp, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(field(usage, "prompt_tokens")))
-    put(resp, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(field(usage, "completion_tokens")))
-    put(
-        resp,
-        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-        integer(field(field(usage, "prompt_tokens_details"), "cached_tokens")),
-    )
-    put(
-        resp,
-        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-        integer(field(field(usage, "completion_tokens_details"), "reasoning_tokens")),
-    )
+CHAT_USAGE: UsageTable = (
+    ("prompt_tokens", None, sc.GEN_AI_USAGE_INPUT_TOKENS),
+    ("completion_tokens", None, sc.GEN_AI_USAGE_OUTPUT_TOKENS),
+    ("prompt_tokens_details", "cached_tokens", sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    ("completion_tokens_details", "reasoning_tokens", sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+)
 
 
 def common_response(result: Any, resp: dict[str, AttributeValue]) -> None:
@@ -109,9 +92,7 @@ def _content_parts(value: Any) -> list[c.Part]:
         elif kind == "input_audio":
             audio = field(item, "input_audio")
             fmt = field(audio, "format")
-            parts.append(
-                c.blob("audio", field(audio, "data"), f"audio/{fmt}" if isinstance(fmt, str) else None)
-            )
+            parts.append(c.blob("audio", field(audio, "data"), f"audio/{fmt}" if isinstance(fmt, str) else None))
         elif kind == "file":
             file = field(item, "file")
             if field(file, "file_id") is not None:
@@ -139,9 +120,7 @@ def input_messages(messages: Any) -> list[c.Message]:
     for msg in messages or ():
         role = field(msg, "role")
         if role == "tool":
-            parts: list[c.Part] = [
-                c.tool_call_response(field(msg, "tool_call_id"), _text_of(field(msg, "content")))
-            ]
+            parts: list[c.Part] = [c.tool_call_response(field(msg, "tool_call_id"), _text_of(field(msg, "content")))]
         else:
             parts = _content_parts(field(msg, "content"))
             parts.extend(_tool_call_parts(field(msg, "tool_calls")))
@@ -195,19 +174,13 @@ class ChatApi(Api):
     api_type = sc.OpenaiApiTypeValues.CHAT_COMPLETIONS
 
     def request(self, kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
-        for name, key in _NUMBERS:
-            put(attrs, key, number(kwargs.get(name)))
+        sampling_attributes(kwargs, attrs)
         max_tokens = integer(kwargs.get("max_completion_tokens"))
         put(
             attrs,
             sc.GEN_AI_REQUEST_MAX_TOKENS,
             max_tokens if max_tokens is not None else integer(kwargs.get("max_tokens")),
         )
-        put(attrs, sc.GEN_AI_REQUEST_SEED, integer(kwargs.get("seed")))
-        put(attrs, sc.GEN_AI_REQUEST_STOP_SEQUENCES, stop_sequences(kwargs.get("stop")))
-        n = integer(kwargs.get("n"))
-        if n is not None and n != 1:
-            attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n
         put(attrs, sc.GEN_AI_OUTPUT_TYPE, output_type(kwargs.get("response_format")))
         put(attrs, sc.GEN_AI_REQUEST_REASONING_LEVEL, string(kwargs.get("reasoning_effort")))
         put(attrs, sc.OPENAI_REQUEST_SERVICE_TIER, service_tier(kwargs.get("service_tier")))
@@ -225,10 +198,8 @@ class ChatApi(Api):
         resp = inv.response
         common_response(result, resp)
         choices = field(result, "choices") or ()
-        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [
-            str(field(ch, "finish_reason") or "error") for ch in choices
-        ]
-        usage_attributes(field(result, "usage"), resp)
+        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(field(ch, "finish_reason") or "error") for ch in choices]
+        usage_attributes(field(result, "usage"), CHAT_USAGE, resp)
         if inv.capture:
             inv.set_content(
                 sc.GEN_AI_OUTPUT_MESSAGES,
@@ -342,7 +313,7 @@ class ChatStream:
         reasons = [self.choices[i].finish_reason for i in sorted(self.choices)]
         if reasons and all(reasons):  # a stream closed early has no finish reason to report
             resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(r) for r in reasons]
-        usage_attributes(self.usage, resp)
+        usage_attributes(self.usage, CHAT_USAGE, resp)
         if self.capture:
             messages = []
             for index in sorted(self.choices):

@@ -10,15 +10,16 @@ from opentelemetry.util.types import AttributeValue
 from genai_otel import semconv as sc
 from genai_otel.core import content as c
 from genai_otel.core.invocation import Invocation, Telemetry
-from genai_otel.providers.openai._common import Api, field, integer, number, put, stop_sequences, string
-from genai_otel.providers.openai.chat import common_response, include_usage, usage_attributes
-
-_NUMBERS = (
-    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
-    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
-    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+from genai_otel.providers.openai._common import (
+    Api,
+    field,
+    integer,
+    put,
+    sampling_attributes,
+    string,
+    usage_attributes,
 )
+from genai_otel.providers.openai.chat import CHAT_USAGE, common_response, include_usage
 
 
 def _prompts(prompt: Any) -> list[c.Message]:
@@ -33,14 +34,8 @@ class CompletionsApi(Api):
     operation = sc.GenAiOperationNameValues.TEXT_COMPLETION
 
     def request(self, kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
-        for name, key in _NUMBERS:
-            put(attrs, key, number(kwargs.get(name)))
+        sampling_attributes(kwargs, attrs)
         put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, integer(kwargs.get("max_tokens")))
-        put(attrs, sc.GEN_AI_REQUEST_SEED, integer(kwargs.get("seed")))
-        put(attrs, sc.GEN_AI_REQUEST_STOP_SEQUENCES, stop_sequences(kwargs.get("stop")))
-        n = integer(kwargs.get("n"))
-        if n is not None and n != 1:
-            attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n
 
     def content(self, inv: Invocation, kwargs: Mapping[str, Any]) -> None:
         inv.set_content(sc.GEN_AI_INPUT_MESSAGES, _prompts(kwargs.get("prompt")))
@@ -49,10 +44,8 @@ class CompletionsApi(Api):
         resp = inv.response
         common_response(result, resp)
         choices = field(result, "choices") or ()
-        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [
-            str(field(ch, "finish_reason") or "error") for ch in choices
-        ]
-        usage_attributes(field(result, "usage"), resp)
+        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(field(ch, "finish_reason") or "error") for ch in choices]
+        usage_attributes(field(result, "usage"), CHAT_USAGE, resp)
         if inv.capture:
             messages = []
             for ch in choices:
@@ -64,9 +57,7 @@ class CompletionsApi(Api):
     def prepare(self, kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
         return include_usage(kwargs, telemetry)
 
-    def stream_handler(
-        self, inv: Invocation, kwargs: Mapping[str, Any], hide_usage: bool
-    ) -> CompletionStream:
+    def stream_handler(self, inv: Invocation, kwargs: Mapping[str, Any], hide_usage: bool) -> CompletionStream:
         return CompletionStream(inv.capture, hide_usage)
 
 
@@ -108,7 +99,7 @@ class CompletionStream:
         reasons = [self.reasons[i] for i in sorted(self.reasons)]
         if reasons and all(reasons):
             resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(r) for r in reasons]
-        usage_attributes(self.usage, resp)
+        usage_attributes(self.usage, CHAT_USAGE, resp)
         if self.capture:
             messages = []
             for index in sorted(self.reasons):

@@ -10,7 +10,17 @@ from opentelemetry.util.types import AttributeValue
 from genai_otel import semconv as sc
 from genai_otel.core import content as c
 from genai_otel.core.invocation import Invocation
-from genai_otel.providers.openai._common import Api, field, integer, number, put, service_tier, string
+from genai_otel.providers.openai._common import (
+    Api,
+    UsageTable,
+    field,
+    integer,
+    number,
+    put,
+    service_tier,
+    string,
+    usage_attributes,
+)
 
 _NUMBERS = (
     ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
@@ -49,21 +59,12 @@ def finish_reason(response: Any) -> str:
     return "error"
 
 
-def _usage(usage: Any, resp: dict[str, AttributeValue]) -> None:
-    if usage is None:
-        return
-    put(resp, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(field(usage, "input_tokens")))
-    put(resp, sc.GEN_AI_USAGE_OUTPUT_TOKENS, integer(field(usage, "output_tokens")))
-    put(
-        resp,
-        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-        integer(field(field(usage, "input_tokens_details"), "cached_tokens")),
-    )
-    put(
-        resp,
-        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-        integer(field(field(usage, "output_tokens_details"), "reasoning_tokens")),
-    )
+RESPONSES_USAGE: UsageTable = (
+    ("input_tokens", None, sc.GEN_AI_USAGE_INPUT_TOKENS),
+    ("output_tokens", None, sc.GEN_AI_USAGE_OUTPUT_TOKENS),
+    ("input_tokens_details", "cached_tokens", sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    ("output_tokens_details", "reasoning_tokens", sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+)
 
 
 def response_attributes(inv: Invocation, response: Any) -> None:
@@ -73,7 +74,7 @@ def response_attributes(inv: Invocation, response: Any) -> None:
     put(resp, sc.OPENAI_RESPONSE_SERVICE_TIER, string(field(response, "service_tier")))
     if field(response, "status") is not None:
         resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [finish_reason(response)]
-    _usage(field(response, "usage"), resp)
+    usage_attributes(field(response, "usage"), RESPONSES_USAGE, resp)
     if field(response, "status") == "failed":
         error = field(response, "error")
         inv.report_error(str(field(error, "code") or "response.failed"), string(field(error, "message")))
@@ -131,9 +132,7 @@ def input_messages(value: Any) -> list[c.Message]:
                 )
             )
         elif kind == "function_call_output":
-            messages.append(
-                c.message("tool", [c.tool_call_response(field(item, "call_id"), field(item, "output"))])
-            )
+            messages.append(c.message("tool", [c.tool_call_response(field(item, "call_id"), field(item, "output"))]))
         elif kind == "reasoning":
             text = "".join(str(field(s, "text") or "") for s in field(item, "summary") or ())
             messages.append(c.message("assistant", [c.reasoning(text)]))
