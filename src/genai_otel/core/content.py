@@ -106,18 +106,20 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+# Part fields that name or identify things rather than carry content: never truncated.
+_STRUCTURAL_KEYS = frozenset({"type", "role", "name", "id", "modality", "mime_type", "file_id", "finish_reason"})
+
+
 def _limit(value: Any, max_len: int) -> Any:
-    """Truncate every string longer than ``max_len`` characters; the structure stays valid JSON."""
+    """Truncate every content string longer than ``max_len`` characters; the structure stays valid JSON."""
     if isinstance(value, str):
         if len(value) > max_len:
             return value[:max_len] + _TRUNCATED.format(len(value) - max_len)
         return value
     if isinstance(value, dict):
-        return {k: _limit(v, max_len) for k, v in value.items()}
+        return {k: v if k in _STRUCTURAL_KEYS and isinstance(v, str) else _limit(v, max_len) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_limit(v, max_len) for v in value]
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return _limit(_json_default(value), max_len)
     if value is None or isinstance(value, (bool, int, float)):
         return value
     return _limit(_json_default(value), max_len)

@@ -9,17 +9,18 @@ the OpenAI SDK), as the conventions allow; ``server.address``/``server.port`` st
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from genai_otel.semconv import GenAiProviderNameValues as P
 
-# Exact host or host suffix (leading dot) -> provider value. Checked in order; the first match wins.
+# Host pattern (``*`` matches any run of characters) -> provider value. Checked in order; the first match wins.
 HOST_PROVIDERS: tuple[tuple[str, str], ...] = (
     ("api.openai.com", P.OPENAI),
-    (".openai.azure.com", P.AZURE_AI_OPENAI),
-    (".cognitiveservices.azure.com", P.AZURE_AI_OPENAI),
-    (".services.ai.azure.com", P.AZURE_AI_OPENAI),
+    ("*.openai.azure.com", P.AZURE_AI_OPENAI),
+    ("*.cognitiveservices.azure.com", P.AZURE_AI_OPENAI),
+    ("*.services.ai.azure.com", P.AZURE_AI_OPENAI),
     ("models.inference.ai.azure.com", P.AZURE_AI_INFERENCE),
     ("api.groq.com", P.GROQ),
     ("api.deepseek.com", P.DEEPSEEK),
@@ -30,10 +31,10 @@ HOST_PROVIDERS: tuple[tuple[str, str], ...] = (
     ("api.moonshot.cn", P.MOONSHOT_AI),
     ("generativelanguage.googleapis.com", P.GCP_GEMINI),
     ("aiplatform.googleapis.com", P.GCP_VERTEX_AI),
-    (".aiplatform.googleapis.com", P.GCP_VERTEX_AI),
+    ("*aiplatform.googleapis.com", P.GCP_VERTEX_AI),  # regional: us-central1-aiplatform.googleapis.com
     ("api.cohere.ai", P.COHERE),
     ("api.cohere.com", P.COHERE),
-    (".amazonaws.com", P.AWS_BEDROCK),
+    ("bedrock*.amazonaws.com", P.AWS_BEDROCK),  # bedrock-runtime.<region>…, bedrock-mantle.<region>…
 )
 
 # Self-hosted servers recognisable by their default port alone. Only ports that are distinctive enough to be
@@ -68,7 +69,7 @@ def _provider_for(host: str, port: int | None, default: str, overrides: Mapping[
         if found:
             return found
     for pattern, provider in HOST_PROVIDERS:
-        if host == pattern or (pattern[0] == "." and host.endswith(pattern)):
+        if fnmatchcase(host, pattern):
             return provider
     if port is not None and port in PORT_PROVIDERS:
         return PORT_PROVIDERS[port]

@@ -38,7 +38,7 @@ SCOPE = "genai_otel"
 class Telemetry:
     """What one instrumentor uses of OpenTelemetry: a tracer, the instruments, an event logger, the config."""
 
-    __slots__ = ("config", "instruments", "logger", "tracer")
+    __slots__ = ("config", "endpoint_cache", "instruments", "logger", "tracer")
 
     def __init__(
         self,
@@ -49,6 +49,7 @@ class Telemetry:
         scope: str = SCOPE,
     ) -> None:
         self.config = config
+        self.endpoint_cache: dict[str, Endpoint] = {}  # base URL → endpoint, filled by the adapters
         self.tracer = trace.get_tracer(scope, __version__, tracer_provider, schema_url=sc.SCHEMA_URL)
         meter = metrics.get_meter(scope, __version__, meter_provider, schema_url=sc.SCHEMA_URL)
         self.instruments = Instruments(meter)
@@ -63,6 +64,9 @@ _INFERENCE_OPERATIONS = frozenset(
         sc.GenAiOperationNameValues.EMBEDDINGS,
     }
 )
+_EVENT_OPERATIONS = _INFERENCE_OPERATIONS - {sc.GenAiOperationNameValues.EMBEDDINGS}
+
+
 def suppressed() -> bool:
     """True when this call must not get a span of ours.
 
@@ -198,9 +202,7 @@ class Invocation:
         error_type, message = self._reported_error or (None, None)
         self._finish(None, error_type, _perf_ns(), message)
 
-    def fail(
-        self, exc: BaseException | None, error_type: str | None = None, message: str | None = None
-    ) -> None:
+    def fail(self, exc: BaseException | None, error_type: str | None = None, message: str | None = None) -> None:
         """End with an error: an exception, or an error the provider reported in-band (``exc`` None)."""
         if error_type is None:
             error_type = error_type_of(exc) if exc is not None else sc.ErrorTypeValues.OTHER
@@ -221,9 +223,7 @@ class Invocation:
                 out[key] = value
         return out
 
-    def _finish(
-        self, exc: BaseException | None, error_type: str | None, at: int, message: str | None
-    ) -> None:
+    def _finish(self, exc: BaseException | None, error_type: str | None, at: int, message: str | None) -> None:
         if self._ended:
             return
         self._ended = True
@@ -281,7 +281,8 @@ class Invocation:
         prepared = self._prepared_content(config) if self._content else None
         if prepared and config.capture.on_span:
             span.set_attributes({name: content.to_json(value) for name, value in prepared.items()})
-        if config.emit_event:
+        # The details event is defined for inference operations only (embeddings have no content and no event).
+        if config.emit_event and self.attributes.get(sc.GEN_AI_OPERATION_NAME) in _EVENT_OPERATIONS:
             self._emit_event(span_ctx, prepared if config.capture.on_event else None, elapsed)
 
     def _prepared_content(self, config: Config) -> dict[str, Any]:
@@ -292,9 +293,7 @@ class Invocation:
                 prepared[name] = value
         return prepared
 
-    def _emit_event(
-        self, span_ctx: context.Context, prepared: Mapping[str, Any] | None, elapsed: int
-    ) -> None:
+    def _emit_event(self, span_ctx: context.Context, prepared: Mapping[str, Any] | None, elapsed: int) -> None:
         attrs: dict[str, Any] = {**self.attributes, **self.response}
         if prepared:
             attrs.update(prepared)

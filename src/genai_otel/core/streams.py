@@ -30,9 +30,7 @@ class ChunkHandler(Protocol):
         ...
 
 
-def _finish(
-    inv: Invocation, handler: ChunkHandler, exc: BaseException | None, abandoned: bool = False
-) -> None:
+def _finish(inv: Invocation, handler: ChunkHandler, exc: BaseException | None, abandoned: bool = False) -> None:
     if inv.ended:
         return
     try:
@@ -45,6 +43,30 @@ def _finish(
         inv.abandon()
     else:
         inv.end()
+
+
+def _still_hidden(handler: ChunkHandler, item: Any) -> bool:
+    """After a failure in ``on_chunk``: an item we asked for ourselves must stay hidden all the same."""
+    hides = getattr(handler, "hides", None)
+    try:
+        return bool(hides(item)) if hides is not None else False
+    except Exception:
+        swallowed("stream chunk visibility")
+        return False
+
+
+def end_stream(stream: Any) -> None:
+    """End the span of one of our stream proxies (no-op for anything else): for SDK helpers that close the HTTP
+    response underneath the stream instead of closing the stream."""
+    if isinstance(stream, _Base):
+        stream._self_done(None)
+
+
+def async_stream_proxy(wrapped: Any, inv: Invocation, handler: ChunkHandler) -> AsyncStreamProxy:
+    """The async proxy, with ``aclose()`` exactly when the SDK's stream has it (newer SDKs only)."""
+    if hasattr(wrapped, "aclose"):
+        return AsyncStreamProxyWithAclose(wrapped, inv, handler)
+    return AsyncStreamProxy(wrapped, inv, handler)
 
 
 def _abandoned(inv: Invocation, handler: ChunkHandler) -> None:
@@ -70,6 +92,7 @@ class _Base(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             self._self_inv.chunk()
         except Exception:
             swallowed("reading a stream chunk")
+            return _still_hidden(self._self_handler, item)
         return False
 
 
@@ -139,3 +162,11 @@ class AsyncStreamProxy(_Base):
             return await self.__wrapped__.__aexit__(exc_type, exc, tb)
         finally:
             self._self_done(exc)
+
+
+class AsyncStreamProxyWithAclose(AsyncStreamProxy):
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_done(None)

@@ -51,6 +51,10 @@ _HOOKS: tuple[tuple[str, str, Any], ...] = (
     ("openai._legacy_response", "LegacyAPIResponse._parse", _common.parse_hook),
     ("openai._response", "APIResponse.close", _common.close_hook),
     ("openai._response", "AsyncAPIResponse.close", _common.async_close_hook),
+    ("openai.lib.streaming.chat._completions", "ChatCompletionStream.close", _common.helper_close_hook),
+    ("openai.lib.streaming.chat._completions", "AsyncChatCompletionStream.close", _common.async_helper_close_hook),
+    ("openai.lib.streaming.responses._responses", "ResponseStream.close", _common.helper_close_hook),
+    ("openai.lib.streaming.responses._responses", "AsyncResponseStream.close", _common.async_helper_close_hook),
 )
 
 # Where other OpenAI instrumentations hook in, besides the methods above (OpenInference wraps the client's
@@ -58,6 +62,14 @@ _HOOKS: tuple[tuple[str, str, Any], ...] = (
 _FOREIGN_MARKERS = (
     ("openai._base_client", "SyncAPIClient.request"),
     ("openai._base_client", "AsyncAPIClient.request"),
+)
+
+
+# wrapt 2 made FunctionWrapper a separate base from ObjectProxy; any of these means "someone wrapped this".
+_WRAPT_PROXIES: tuple[type, ...] = tuple(
+    t
+    for t in (getattr(wrapt, n, None) for n in ("ObjectProxy", "BaseObjectProxy", "FunctionWrapper"))
+    if isinstance(t, type)
 )
 
 
@@ -83,7 +95,7 @@ def _foreign_instrumentation() -> str | None:
     places = [(module_name, path) for module_name, path, *_ in _TARGETS] + list(_FOREIGN_MARKERS)
     for module_name, path in places:
         found = _resolve(module_name, path)
-        if found is not None and isinstance(found[2], wrapt.ObjectProxy):
+        if found is not None and isinstance(found[2], _WRAPT_PROXIES):
             return f"{module_name}.{path}"
     return None
 
@@ -91,9 +103,8 @@ def _foreign_instrumentation() -> str | None:
 class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instruments the ``openai`` SDK. Entry point name ``genai_openai``."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._wrapped: list[tuple[Any, str]] = []
+    # BaseInstrumentor is a singleton whose __init__ runs on every construction: keep state out of __init__.
+    _wrapped: list[tuple[Any, str]]
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("openai >= 1.40",)
@@ -114,6 +125,7 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             kwargs.get("meter_provider"),
             kwargs.get("logger_provider"),
         )
+        self._wrapped = []
         apis: dict[type[Api], Api] = {}
         for module_name, path, api_class, is_async in _TARGETS:
             api = apis.get(api_class) or apis.setdefault(api_class, api_class())
@@ -131,6 +143,7 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._wrapped.append((owner, name))
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        while self._wrapped:
-            owner, name = self._wrapped.pop()
+        wrapped = getattr(self, "_wrapped", [])
+        while wrapped:
+            owner, name = wrapped.pop()
             unwrap(owner, name)

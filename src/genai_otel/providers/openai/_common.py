@@ -29,7 +29,7 @@ from genai_otel import semconv as sc
 from genai_otel._internal import swallowed
 from genai_otel.core import endpoints
 from genai_otel.core.invocation import Invocation, Telemetry, suppressed
-from genai_otel.core.streams import AsyncStreamProxy, ChunkHandler, SyncStreamProxy
+from genai_otel.core.streams import ChunkHandler, SyncStreamProxy, async_stream_proxy, end_stream
 
 _PENDING = "_genai_otel_pending"
 
@@ -136,18 +136,16 @@ def service_tier(value: Any) -> str | None:
 
 # -- the call wrapper -------------------------------------------------------------------------------------------
 
-_endpoint_cache: dict[tuple[str, str], endpoints.Endpoint] = {}
-
 
 def _endpoint(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
     client = getattr(instance, "_client", None)
     base_url = str(getattr(client, "base_url", "") or "")
-    key = (base_url, sc.GenAiProviderNameValues.OPENAI)
-    found = _endpoint_cache.get(key)
+    cache = telemetry.endpoint_cache
+    found = cache.get(base_url)
     if found is None:
         found = endpoints.resolve(base_url, sc.GenAiProviderNameValues.OPENAI, telemetry.config.provider_map)
-        if len(_endpoint_cache) < 256:
-            _endpoint_cache[key] = found
+        if len(cache) < 256:
+            cache[base_url] = found
     return found
 
 
@@ -200,7 +198,7 @@ def _handle(inv: Invocation, api: Api, kwargs: Mapping[str, Any], result: Any, h
     if isinstance(result, Stream):
         return SyncStreamProxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
     if isinstance(result, AsyncStream):
-        return AsyncStreamProxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
+        return async_stream_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
     if isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
         result.__dict__[_PENDING] = _Pending(inv, api, kwargs, hide_usage, result)
         if isinstance(result, LegacyAPIResponse):
@@ -256,6 +254,21 @@ def close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: An
     finally:
         if _PENDING in getattr(instance, "__dict__", ()):
             _settle(instance, None)
+
+
+def helper_close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """Around the SDK's stream helpers' ``close()``: they close the HTTP response under our stream proxy."""
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        end_stream(getattr(instance, "_raw_stream", None))
+
+
+async def async_helper_close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        end_stream(getattr(instance, "_raw_stream", None))
 
 
 async def async_close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:

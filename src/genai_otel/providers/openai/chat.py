@@ -247,6 +247,9 @@ class ChatStream:
         self.system_fingerprint: Any = None
         self.usage: Any = None
 
+    def hides(self, chunk: Any) -> bool:
+        return self.hide_usage and not field(chunk, "choices") and field(chunk, "usage") is not None
+
     def on_chunk(self, inv: Invocation, chunk: Any) -> bool:
         if self.id is None:
             self.id = field(chunk, "id")

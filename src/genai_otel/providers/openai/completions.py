@@ -72,6 +72,9 @@ class CompletionStream:
         self.texts: dict[int, list[str]] = {}
         self.usage: Any = None
 
+    def hides(self, chunk: Any) -> bool:
+        return self.hide_usage and not field(chunk, "choices") and field(chunk, "usage") is not None
+
     def on_chunk(self, inv: Invocation, chunk: Any) -> bool:
         if self.result is None:
             self.result = chunk
