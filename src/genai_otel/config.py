@@ -161,8 +161,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> Config:
         emit_event=_parse_bool(EMIT_EVENT, env.get(EMIT_EVENT), capture.on_event),
         provider_map=_parse_provider_map(env.get(PROVIDER_MAP)),
         openai_stream_usage=_parse_bool(OPENAI_STREAM_USAGE, env.get(OPENAI_STREAM_USAGE), False),
-        max_content_length=_parse_int(
-            MAX_CONTENT_LENGTH, env.get(MAX_CONTENT_LENGTH), DEFAULT_MAX_CONTENT_LENGTH
-        ),
+        max_content_length=_parse_int(MAX_CONTENT_LENGTH, env.get(MAX_CONTENT_LENGTH), DEFAULT_MAX_CONTENT_LENGTH),
         redactor=_load_redactor(env.get(CONTENT_REDACTOR)),
     )

@@ -33,10 +33,10 @@ import yaml
 __all__ = [
     "BASE_URL",
     "CASSETTE_DIR",
+    "AsyncReplayTransport",
     "Cassette",
     "Interaction",
     "ReplayTransport",
-    "AsyncReplayTransport",
     "sse_pieces",
 ]
 

@@ -104,6 +104,15 @@ def _load_checker(path: str) -> Checker:
     return Checker(data, base_dir=Path(path).parent)
 
 
+def _refinement_provider(attrs: Mapping[str, Any]) -> Any:
+    """The provider whose refinement applies. OpenAI-compatible servers (Azure OpenAI, vLLM, groq …) keep the
+    OpenAI refinement's attributes, as genai-semconv.md §10.6 says: ``openai.api.type`` marks that API surface."""
+    provider = attrs.get(PROVIDER_NAME)
+    if "openai.api.type" in attrs:
+        return "openai"
+    return provider
+
+
 # --------------------------------------------------------------------------- JSON schema subset
 
 
@@ -606,7 +615,7 @@ class Checker:
             return None
         tables = [self._spans[c] for c in candidates]
         table = next((t for t in tables if kind in t.kinds), tables[0])
-        provider = attrs.get(PROVIDER_NAME)
+        provider = _refinement_provider(attrs)
         if isinstance(provider, str):
             return self._refinements.get((table.id, provider), table)
         return table
@@ -742,7 +751,7 @@ class Checker:
         if table is None:
             return [f"{label}: unknown GenAI event"] if name.startswith("gen_ai.") else []
         if name == DETAILS_EVENT:
-            provider = attrs.get(PROVIDER_NAME)
+            provider = _refinement_provider(attrs)
             refinement = (
                 self._refinements.get((INFERENCE_SPAN, provider)) if isinstance(provider, str) else None
             )

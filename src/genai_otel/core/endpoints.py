@@ -34,7 +34,8 @@ HOST_PROVIDERS: tuple[tuple[str, str], ...] = (
     ("*aiplatform.googleapis.com", P.GCP_VERTEX_AI),  # regional: us-central1-aiplatform.googleapis.com
     ("api.cohere.ai", P.COHERE),
     ("api.cohere.com", P.COHERE),
-    ("bedrock*.amazonaws.com", P.AWS_BEDROCK),  # bedrock-runtime.<region>…, bedrock-mantle.<region>…
+    ("bedrock*.amazonaws.com", P.AWS_BEDROCK),  # bedrock-runtime.<region>.amazonaws.com
+    ("bedrock-mantle.*.api.aws", P.AWS_BEDROCK),  # Bedrock's OpenAI-compatible endpoint
 )
 
 # Self-hosted servers recognisable by their default port alone. Only ports that are distinctive enough to be
@@ -65,7 +66,8 @@ def resolve(base_url: object, default_provider: str, overrides: Mapping[str, str
 
 def _provider_for(host: str, port: int | None, default: str, overrides: Mapping[str, str]) -> str:
     if overrides:
-        found = overrides.get(f"{host}:{port}") or overrides.get(host)
+        hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 literals keep their brackets
+        found = overrides.get(hostport) or overrides.get(host)
         if found:
             return found
     for pattern, provider in HOST_PROVIDERS:

@@ -9,6 +9,15 @@ Nothing is random. Every id is derived from a per-server request counter ``n`` (
 word counts. Magic model names select failure modes (see :data:`MAGIC_MODELS`) and a few ``x_*`` request
 body fields, which the SDK sends through ``extra_body``, tune the reply.
 
+Magic models (every endpoint): ``does-not-exist`` 404, ``rate-limited`` 429, ``server-error`` 500,
+``stall`` (delay), ``broken-stream`` / ``stream-error`` (streams fail after two content chunks; 500 when
+not streaming), ``response-failed`` (Responses API ends in ``response.failed``; 500 elsewhere). Any other
+model succeeds and is echoed with ``-2026-01-01`` appended.
+
+Body knobs: ``x_reply`` (reply text), ``x_chunks`` (content chunks per stream; default 5, capped at the word
+count unless given, in which case filler words are added and the stream reports that many completion
+tokens), ``x_delay_ms`` (delay before a reply and before every stream event; ``stall`` defaults it to 200).
+
 Standard library only: it ships inside the package.
 
     with FakeOpenAIServer() as server:
@@ -26,6 +35,7 @@ import contextlib
 import json
 import re
 import socket
+import socketserver
 import struct
 import sys
 import threading
@@ -75,9 +85,7 @@ STREAM_ERROR = "stream-error"
 RESPONSE_FAILED = "response-failed"
 """Responses API: ends with ``response.failed`` (stream) or returns ``status: failed``. Elsewhere: 500."""
 
-MAGIC_MODELS = frozenset(
-    {NOT_FOUND, RATE_LIMITED, SERVER_ERROR, STALL, BROKEN_STREAM, STREAM_ERROR, RESPONSE_FAILED}
-)
+MAGIC_MODELS = frozenset({NOT_FOUND, RATE_LIMITED, SERVER_ERROR, STALL, BROKEN_STREAM, STREAM_ERROR, RESPONSE_FAILED})
 
 MODEL_SUFFIX = "-2026-01-01"
 """Appended to the request model to form the response model: ``gpt-4o-mini`` -> ``gpt-4o-mini-2026-01-01``."""
@@ -479,10 +487,10 @@ def _argument_pieces() -> list[str]:
 
 
 def _reasoning_requested(body: JsonDict) -> bool:
-    if body.get("reasoning_effort") is not None:
-        return True
+    """``reasoning_effort`` (chat) or ``reasoning.effort`` (Responses) set to anything but ``"none"``."""
     reasoning = body.get("reasoning")
-    return isinstance(reasoning, dict) and reasoning.get("effort") is not None
+    effort = body.get("reasoning_effort", reasoning.get("effort") if isinstance(reasoning, dict) else None)
+    return effort is not None and effort != "none"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -521,6 +529,8 @@ def _chat_usage(call: _Call, prompt_tokens: int, completion_tokens: int) -> Json
 
 def _chat(call: _Call) -> _Reply:
     body = call.body
+    if call.model == RESPONSE_FAILED:
+        return _server_error()
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return _bad_request("Invalid 'messages': empty array or not an array.", "messages")
@@ -557,7 +567,7 @@ def _chat(call: _Call) -> _Reply:
     usage = _chat_usage(call, prompt_tokens, per_choice_tokens * n)
 
     if not call.stream:
-        if call.model in (BROKEN_STREAM, STREAM_ERROR, RESPONSE_FAILED):
+        if call.model in (BROKEN_STREAM, STREAM_ERROR):
             return _server_error()
         message: JsonDict = {
             "role": "assistant",
@@ -567,10 +577,7 @@ def _chat(call: _Call) -> _Reply:
         }
         if tool_calls:
             message["tool_calls"] = tool_calls
-        choices = [
-            {"index": i, "message": message, "logprobs": None, "finish_reason": finish_reason}
-            for i in range(n)
-        ]
+        choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": finish_reason} for i in range(n)]
         return _JsonReply(200, {**base, "choices": choices, "usage": usage})
 
     if call.include_usage:
@@ -582,8 +589,7 @@ def _chat(call: _Call) -> _Reply:
 
     failing = call.model in (BROKEN_STREAM, STREAM_ERROR)
     frames = [
-        chunk(i, {"role": "assistant", "content": None if generated is None else "", "refusal": None})
-        for i in range(n)
+        chunk(i, {"role": "assistant", "content": None if generated is None else "", "refusal": None}) for i in range(n)
     ]
     if generated is not None:
         pieces = generated.pieces[:2] if failing else generated.pieces
@@ -635,6 +641,8 @@ def _input_tokens(items: Iterable[Any]) -> int:
 
 def _completions(call: _Call) -> _Reply:
     body = call.body
+    if call.model == RESPONSE_FAILED:
+        return _server_error()
     prompts = _prompts(body.get("prompt"))
     if prompts is None:
         return _bad_request("Invalid 'prompt': expected a string or an array.", "prompt")
@@ -657,11 +665,10 @@ def _completions(call: _Call) -> _Reply:
         "system_fingerprint": SYSTEM_FINGERPRINT,
     }
     if not call.stream:
-        if call.model in (BROKEN_STREAM, STREAM_ERROR, RESPONSE_FAILED):
+        if call.model in (BROKEN_STREAM, STREAM_ERROR):
             return _server_error()
         choices = [
-            {"text": generated.text, "index": i, "logprobs": None, "finish_reason": finish_reason}
-            for i in range(count)
+            {"text": generated.text, "index": i, "logprobs": None, "finish_reason": finish_reason} for i in range(count)
         ]
         return _JsonReply(200, {**base, "choices": choices, "usage": usage})
 
@@ -815,9 +822,7 @@ def _responses(call: _Call) -> _Reply:
         return _server_error()
     input_tokens = _prompt_tokens(input_, body.get("instructions"))
     tool = None if _has_tool_output(input_) else next(iter(_chosen_tools(body, allow_parallel=False)), None)
-    generated = (
-        None if tool else call.generate(_responses_format(body), _int_field(body, "max_output_tokens"))
-    )
+    generated = None if tool else call.generate(_responses_format(body), _int_field(body, "max_output_tokens"))
     truncated = generated is not None and generated.truncated
     status = "incomplete" if truncated else "completed"
     reasoning = REASONING_TOKENS if _reasoning_requested(body) else 0
@@ -920,7 +925,15 @@ class _DemoHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], owner: FakeOpenAIServer) -> None:
         self.owner = owner
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, which can stall on machines without working DNS.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], OSError):

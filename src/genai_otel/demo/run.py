@@ -1,0 +1,909 @@
+"""``genai-otel demo``: real ``openai`` SDK calls, instrumented by genai-otel, and a summary of the telemetry.
+
+The demo builds its own OpenTelemetry SDK pipeline (it never touches the global providers): a TracerProvider,
+MeterProvider and LoggerProvider with in-memory exporters/readers, which the summary is read from, plus OTLP
+exporters when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or a signal-specific endpoint) is set. It instruments the SDK
+with :func:`genai_otel.instrument`, makes six labelled calls against the built-in
+:class:`~genai_otel.demo.server.FakeOpenAIServer` (or a real endpoint), then uninstruments, shuts everything
+down and prints one block per GenAI span, the metric totals, the number of events and where it all went.
+
+Nothing is left running afterwards: the server, the HTTP client, the batch processors' and the metric reader's
+threads are all stopped before :func:`run` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    InMemoryLogRecordExporter,
+    LogRecordExporter,
+    LogRecordExportResult,
+    SimpleLogRecordProcessor,
+)
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    HistogramDataPoint,
+    InMemoryMetricReader,
+    MetricExporter,
+    MetricExportResult,
+    MetricReader,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+import genai_otel
+from genai_otel import config as config_module
+from genai_otel import semconv as sc
+from genai_otel.core.invocation import DETAILS_EVENT
+
+__all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
+    "DEFAULT_MODEL",
+    "DEFAULT_SERVICE_NAME",
+    "DemoError",
+    "DemoOptions",
+    "run",
+]
+
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+DEFAULT_SERVICE_NAME = "genai-otel-demo"
+DEFAULT_API_KEY = "demo"
+DEMO_CAPTURE = config_module.ContentCapture.SPAN_AND_EVENT
+NONEXISTENT_MODEL = "does-not-exist"
+"""The error call's model on a real endpoint (the built-in server uses ``rate-limited`` → HTTP 429)."""
+EXPORT_TIMEOUT_S = 3.0
+"""OTLP export timeout when neither ``OTEL_EXPORTER_OTLP_TIMEOUT`` nor a signal-specific one is set, so an
+unreachable collector delays the demo by a few seconds rather than the exporters' default ten per signal."""
+STREAM_DELAY_MS = 40
+"""Built-in server only: delay before each stream event, so the streamed reply visibly arrives piecemeal."""
+STREAM_WORDS = 10
+"""Built-in server only: stream the reply in this many chunks (its default reply has ten words)."""
+
+SYSTEM_PROMPT = "You are a concise assistant."
+CHAT_PROMPT = "Say hello to OpenTelemetry in one sentence."
+STREAM_PROMPT = "Tell me a very short story about tracing."
+TOOL_PROMPT = "What is the weather in Paris today?"
+EMBEDDING_INPUTS = ("OpenTelemetry traces LLM calls.", "Spans, metrics and events.")
+RESPONSES_PROMPT = "Explain an OpenTelemetry span in one sentence."
+ERROR_PROMPT = "This call is meant to fail."
+
+WEATHER_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "City name, e.g. Paris"}},
+            "required": ["city"],
+        },
+    },
+}
+
+_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
+_OTLP_TIMEOUT = "OTEL_EXPORTER_OTLP_TIMEOUT"
+_SIGNALS = ("traces", "metrics", "logs")
+_PROTOCOLS = ("http/protobuf", "grpc")
+_BATCH_DELAY_MS = 60_000
+"""The demo lasts seconds: its batch processors export once, at shutdown (as the metric reader, whose interval
+is a minute by default, does), so an unreachable collector costs one export timeout, not several."""
+_IN_MEMORY_ONLY = "in-memory only (set OTEL_EXPORTER_OTLP_ENDPOINT to send it to a collector)"
+_WIDTH = 80
+_INDENT = "    "
+
+
+class DemoError(Exception):
+    """A configuration problem found before any call was made (reported to the user, exit code 2)."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    base_url: str | None = None
+    """A real OpenAI-compatible endpoint; ``None`` means ``OPENAI_BASE_URL`` or else the built-in server."""
+    model: str = DEFAULT_MODEL
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    local: bool = False
+    """Use the built-in server even when ``OPENAI_BASE_URL`` is set."""
+    json: bool = False
+    """Print the summary as one JSON object and nothing else on stdout."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# OTLP export, with a tally of what each exporter delivered
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Destination:
+    """One signal's OTLP exporter: where it sends, and how many items it delivered or failed to."""
+
+    signal: str
+    protocol: str
+    endpoint: str
+    exported: int = 0
+    failed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, ok: bool, items: int) -> None:
+        with self._lock:
+            if ok:
+                self.exported += items
+            else:
+                self.failed += items
+
+
+class _TalliedSpanExporter(SpanExporter):
+    def __init__(self, inner: SpanExporter, tally: _Destination) -> None:
+        self._inner, self._tally = inner, tally
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self._inner.export(spans)
+        except Exception:
+            self._tally.record(False, len(spans))
+            raise
+        self._tally.record(result is SpanExportResult.SUCCESS, len(spans))
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class _TalliedLogExporter(LogRecordExporter):
+    def __init__(self, inner: LogRecordExporter, tally: _Destination) -> None:
+        self._inner, self._tally = inner, tally
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        try:
+            result = self._inner.export(batch)
+        except Exception:
+            self._tally.record(False, len(batch))
+            raise
+        self._tally.record(result is LogRecordExportResult.SUCCESS, len(batch))
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+def _point_count(data: MetricsData) -> int:
+    count = 0
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            count += sum(len(metric.data.data_points) for metric in sm.metrics)
+    return count
+
+
+class _TalliedMetricExporter(MetricExporter):
+    def __init__(self, inner: MetricExporter, tally: _Destination) -> None:
+        # The reader asks the exporter for its preferred temporality/aggregation (which the OTLP exporter
+        # takes from OTEL_EXPORTER_OTLP_METRICS_*): pass the inner exporter's on.
+        super().__init__(
+            preferred_temporality=getattr(inner, "_preferred_temporality", None),
+            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+        )
+        self._inner, self._tally = inner, tally
+
+    def export(
+        self,
+        metrics_data: MetricsData,
+        timeout_millis: float = 10_000,
+        **kwargs: Any,
+    ) -> MetricExportResult:
+        points = _point_count(metrics_data)
+        try:
+            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        except Exception:
+            self._tally.record(False, points)
+            raise
+        self._tally.record(result is MetricExportResult.SUCCESS, points)
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+def _signal_env(signal: str, what: str) -> str | None:
+    """``OTEL_EXPORTER_OTLP_<SIGNAL>_<WHAT>``, else ``OTEL_EXPORTER_OTLP_<WHAT>`` (blank counts as unset)."""
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_{what}", f"OTEL_EXPORTER_OTLP_{what}"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def _display_endpoint(signal: str, protocol: str) -> str:
+    """The URL the exporter sends to, resolved the way the OTLP exporters resolve it."""
+    specific = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
+    if specific:
+        return specific
+    base = os.environ.get(_OTLP_ENDPOINT, "").strip()
+    if protocol == "grpc":
+        return base
+    return f"{base.removesuffix('/')}/v1/{signal}"
+
+
+def _otlp_plan() -> list[tuple[str, str]]:
+    """(signal, protocol) for every signal that has an OTLP endpoint configured. Raises DemoError."""
+    plan: list[tuple[str, str]] = []
+    for signal in _SIGNALS:
+        if _signal_env(signal, "ENDPOINT") is None:
+            continue
+        protocol = (_signal_env(signal, "PROTOCOL") or "http/protobuf").lower()
+        if protocol not in _PROTOCOLS:
+            raise DemoError(
+                f"unsupported OTLP protocol {protocol!r} for {signal} (from {_OTLP_PROTOCOL} or "
+                f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL); use http/protobuf or grpc"
+            )
+        plan.append((signal, protocol))
+    return plan
+
+
+def _make_exporter(signal: str, protocol: str) -> Any:
+    """The OTLP exporter for one signal; it reads endpoint, headers, TLS, compression from the environment."""
+    kwargs: dict[str, Any] = {}
+    if _signal_env(signal, "TIMEOUT") is None:
+        kwargs["timeout"] = EXPORT_TIMEOUT_S
+    if protocol == "grpc":
+        if signal == "traces":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
+
+            return GrpcSpans(**kwargs)
+        if signal == "metrics":
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+                OTLPMetricExporter as GrpcMetrics,
+            )
+
+            return GrpcMetrics(**kwargs)
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogs
+
+        return GrpcLogs(**kwargs)
+    if signal == "traces":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
+
+        return HttpSpans(**kwargs)
+    if signal == "metrics":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
+
+        return HttpMetrics(**kwargs)
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogs
+
+    return HttpLogs(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The pipeline
+# ----------------------------------------------------------------------------------------------------------
+
+
+class _Pipeline:
+    """The demo's own providers: in-memory exporters/readers, plus OTLP ones when configured."""
+
+    def __init__(self, service_name: str, plan: list[tuple[str, str]]) -> None:
+        self.service_name = service_name
+        self.destinations: dict[str, _Destination] = {}
+        # Exporters first: they start no threads, so a failure here leaves nothing behind.
+        exporters: list[tuple[str, str, Any]] = []
+        for signal, protocol in plan:
+            try:
+                exporters.append((signal, protocol, _make_exporter(signal, protocol)))
+            except Exception as exc:
+                raise DemoError(f"cannot create the OTLP {signal} exporter ({protocol}): {exc}") from exc
+
+        # shutdown_on_exit=False: run() shuts the providers down itself, and registers nothing at exit.
+        resource = Resource.create({"service.name": service_name})
+        self.spans = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider(resource=resource, sampler=ALWAYS_ON, shutdown_on_exit=False)
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
+        self.metric_reader = InMemoryMetricReader()
+        readers: list[MetricReader] = [self.metric_reader]
+        self.logs = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+        self.logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.logs))
+
+        for signal, protocol, exporter in exporters:
+            endpoint = _display_endpoint(signal, protocol)
+            tally = self.destinations[signal] = _Destination(signal, protocol, endpoint)
+            if signal == "traces":
+                spans = _TalliedSpanExporter(exporter, tally)
+                processor = BatchSpanProcessor(spans, schedule_delay_millis=_BATCH_DELAY_MS)
+                self.tracer_provider.add_span_processor(processor)
+            elif signal == "metrics":
+                readers.append(PeriodicExportingMetricReader(_TalliedMetricExporter(exporter, tally)))
+            else:
+                logs = _TalliedLogExporter(exporter, tally)
+                log_processor = BatchLogRecordProcessor(logs, schedule_delay_millis=_BATCH_DELAY_MS)
+                self.logger_provider.add_log_record_processor(log_processor)
+        self.meter_provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
+
+    def finished_spans(self) -> tuple[ReadableSpan, ...]:
+        return self.spans.get_finished_spans()
+
+    def shutdown(self) -> None:
+        """Flush and stop the providers concurrently: unreachable collectors cost one timeout, not three."""
+        threads = [
+            threading.Thread(target=stop, name=f"genai-otel-demo-shutdown-{index}", daemon=True)
+            for index, stop in enumerate(
+                (self.tracer_provider.shutdown, self.meter_provider.shutdown, self.logger_provider.shutdown)
+            )
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+
+@contextmanager
+def _env_default(name: str, value: str) -> Iterator[bool]:
+    """Set ``name`` for the duration unless the user set it; yields True when the demo's value is used."""
+    if os.environ.get(name, "").strip():
+        yield False
+        return
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield True
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The calls
+# ----------------------------------------------------------------------------------------------------------
+
+
+class _LiveText:
+    """Writes streamed text as it arrives, indented and wrapped to the terminal width."""
+
+    _TOKENS = re.compile(r"\n|[^\S\n]*\S+|[^\S\n]+")
+
+    def __init__(self, out: TextIO | None) -> None:
+        self._out = out
+        self._column = 0
+
+    def write(self, text: str) -> None:
+        out = self._out
+        if out is None:
+            return
+        for token in self._TOKENS.findall(text):
+            if token == "\n":
+                self.end()
+                continue
+            if self._column and self._column + len(token) > _WIDTH and token[0].isspace():
+                self.end()
+            if not self._column:
+                token = token.lstrip()
+                if not token:
+                    continue
+                out.write(_INDENT)
+                self._column = len(_INDENT)
+            out.write(token)
+            self._column += len(token)
+        out.flush()
+
+    def end(self) -> None:
+        if self._out is not None and self._column:
+            self._out.write("\n")
+            self._out.flush()
+        self._column = 0
+
+
+@dataclass
+class _Context:
+    client: Any
+    local: bool
+    model: str
+    embedding_model: str
+    live: _LiveText
+
+
+@dataclass
+class _Step:
+    label: str
+    call: Callable[[_Context], str]
+    expect_error: bool = False
+
+
+def _chat(ctx: _Context) -> str:
+    completion = ctx.client.chat.completions.create(
+        model=ctx.model,
+        messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": CHAT_PROMPT}],
+    )
+    return str(completion.choices[0].message.content or "").strip()
+
+
+def _stream(ctx: _Context) -> str:
+    # The built-in server streams the reply word by word, slowly enough to watch (x_* fields are its knobs).
+    extra: dict[str, Any] = (
+        {"extra_body": {"x_chunks": STREAM_WORDS, "x_delay_ms": STREAM_DELAY_MS}} if ctx.local else {}
+    )
+    stream = ctx.client.chat.completions.create(
+        model=ctx.model,
+        messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": STREAM_PROMPT}],
+        stream=True,
+        stream_options={"include_usage": True},
+        **extra,
+    )
+    with stream:
+        for chunk in stream:
+            for choice in chunk.choices:
+                if choice.delta is not None and choice.delta.content:
+                    ctx.live.write(choice.delta.content)
+    ctx.live.end()
+    return ""  # already printed, live
+
+
+def _tool_call(ctx: _Context) -> str:
+    completion = ctx.client.chat.completions.create(
+        model=ctx.model,
+        messages=[{"role": "user", "content": TOOL_PROMPT}],
+        tools=[WEATHER_TOOL],
+    )
+    message = completion.choices[0].message
+    calls = [
+        f"{call.function.name}({call.function.arguments})"
+        for call in message.tool_calls or ()
+        if getattr(call, "function", None) is not None
+    ]
+    if calls:
+        return "model asked for " + ", ".join(calls)
+    return f"no tool call; the model answered: {str(message.content or '').strip()}"
+
+
+def _embeddings(ctx: _Context) -> str:
+    result = ctx.client.embeddings.create(model=ctx.embedding_model, input=list(EMBEDDING_INPUTS))
+    dimensions = len(result.data[0].embedding) if result.data else 0
+    return f"{len(result.data)} vectors of {dimensions} dimensions"
+
+
+def _responses(ctx: _Context) -> str:
+    response = ctx.client.responses.create(
+        model=ctx.model,
+        instructions=SYSTEM_PROMPT,
+        input=RESPONSES_PROMPT,
+    )
+    return str(response.output_text or "").strip()
+
+
+def _error_model(local: bool) -> str:
+    from genai_otel.demo.server import RATE_LIMITED
+
+    return RATE_LIMITED if local else NONEXISTENT_MODEL
+
+
+def _error(ctx: _Context) -> str:
+    ctx.client.with_options(max_retries=0).chat.completions.create(
+        model=_error_model(ctx.local), messages=[{"role": "user", "content": ERROR_PROMPT}]
+    )
+    return "the call unexpectedly succeeded"
+
+
+def _steps(local: bool) -> list[_Step]:
+    return [
+        _Step("chat completion", _chat),
+        _Step("streamed chat completion", _stream),
+        _Step("tool call (get_weather)", _tool_call),
+        _Step("embeddings", _embeddings),
+        _Step("Responses API", _responses),
+        _Step(f"error, on purpose (model {_error_model(local)!r})", _error, expect_error=True),
+    ]
+
+
+@dataclass
+class _Outcome:
+    step: _Step
+    said: str = ""
+    error: BaseException | None = None
+    spans: list[ReadableSpan] = field(default_factory=list)
+
+    @property
+    def problem(self) -> str | None:
+        """Why this step counts as a failure of the demo, if it does."""
+        if not self.step.expect_error and self.error is not None:
+            return f"the call failed: {_describe_error(self.error)}"
+        if self.step.expect_error and self.error is None:
+            return "the deliberate error did not happen"
+        if not self.spans:
+            return "no GenAI span was recorded (is another OpenAI instrumentation active?)"
+        return None
+
+
+_STATUS_PREFIX = re.compile(r"^Error code: \d+ - ")  # the openai SDK's; the status is shown separately
+
+
+def _genai_spans(spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
+    """The GenAI spans among ``spans`` (an HTTP client instrumentation may add its own)."""
+    return [span for span in spans if sc.GEN_AI_OPERATION_NAME in (span.attributes or {})]
+
+
+def _details_events(records: Sequence[ReadableLogRecord]) -> int:
+    return sum(1 for record in records if record.log_record.event_name == DETAILS_EVENT)
+
+
+def _describe_error(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    name = f"{type(exc).__module__.partition('.')[0]}.{type(exc).__qualname__}"
+    if name.startswith("builtins."):
+        name = type(exc).__qualname__
+    message = _STATUS_PREFIX.sub("", " ".join(str(exc).split()), count=1)
+    if len(message) > 120:
+        message = message[:117] + "..."
+    if isinstance(status, int):
+        name = f"{name} (HTTP {status})"
+    return f"{name}: {message}" if message else name
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The summary
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _ms(ns: int | None) -> float | None:
+    return None if ns is None else round(ns / 1e6, 3)
+
+
+def _call_summary(outcome: _Outcome, span: ReadableSpan) -> dict[str, Any]:
+    attrs = span.attributes or {}
+
+    def get(key: str) -> Any:
+        value = attrs.get(key)
+        return list(value) if isinstance(value, tuple) else value
+
+    ttfc = attrs.get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
+    latency = None
+    if span.end_time is not None and span.start_time is not None:
+        latency = span.end_time - span.start_time
+    return {
+        "label": outcome.step.label,
+        "span_name": span.name,
+        "operation": get(sc.GEN_AI_OPERATION_NAME),
+        "provider": get(sc.GEN_AI_PROVIDER_NAME),
+        "request_model": get(sc.GEN_AI_REQUEST_MODEL),
+        "response_model": get(sc.GEN_AI_RESPONSE_MODEL),
+        "stream": bool(attrs.get(sc.GEN_AI_REQUEST_STREAM, False)),
+        "input_tokens": get(sc.GEN_AI_USAGE_INPUT_TOKENS),
+        "output_tokens": get(sc.GEN_AI_USAGE_OUTPUT_TOKENS),
+        "latency_ms": _ms(latency),
+        "time_to_first_chunk_ms": round(ttfc * 1000, 3) if isinstance(ttfc, (int, float)) else None,
+        "finish_reasons": get(sc.GEN_AI_RESPONSE_FINISH_REASONS) or [],
+        "error_type": get(sc.ERROR_TYPE),
+        "expected_error": outcome.step.expect_error,
+    }
+
+
+def _histogram_points(data: MetricsData | None, name: str) -> list[HistogramDataPoint]:
+    points: list[HistogramDataPoint] = []
+    for rm in data.resource_metrics if data is not None else ():
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if metric.name == name:
+                    points += [p for p in metric.data.data_points if isinstance(p, HistogramDataPoint)]
+    return points
+
+
+def _metrics_summary(data: MetricsData | None, events: int) -> dict[str, Any]:
+    duration = _histogram_points(data, sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
+    tokens = _histogram_points(data, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
+    ttfc = _histogram_points(data, sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name)
+    tpoc = _histogram_points(data, sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name)
+
+    def timing(points: list[HistogramDataPoint]) -> dict[str, Any]:
+        return {"count": sum(p.count for p in points), "sum_ms": round(sum(p.sum for p in points) * 1000, 3)}
+
+    def token_type(kind: str) -> dict[str, int]:
+        chosen = [p for p in tokens if (p.attributes or {}).get(sc.GEN_AI_TOKEN_TYPE) == kind]
+        return {"count": sum(p.count for p in chosen), "sum": int(sum(p.sum for p in chosen))}
+
+    return {
+        sc.GEN_AI_CLIENT_OPERATION_DURATION.name: {
+            **timing(duration),
+            "errors": sum(p.count for p in duration if (p.attributes or {}).get(sc.ERROR_TYPE) is not None),
+        },
+        sc.GEN_AI_CLIENT_TOKEN_USAGE.name: {kind: token_type(kind) for kind in ("input", "output")},
+        sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name: timing(ttfc),
+        sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name: timing(tpoc),
+        "content_events": events,
+    }
+
+
+def _exported_summary(pipeline: _Pipeline) -> dict[str, Any]:
+    protocols = sorted({d.protocol for d in pipeline.destinations.values()})
+    return {
+        "otlp": bool(pipeline.destinations),
+        "protocol": ", ".join(protocols) or None,
+        "service_name": pipeline.service_name,
+        "signals": {
+            d.signal: {
+                "endpoint": d.endpoint,
+                "protocol": d.protocol,
+                "exported": d.exported,
+                "failed": d.failed,
+            }
+            for d in pipeline.destinations.values()
+        },
+    }
+
+
+def _wrap_items(items: list[str], indent: str = _INDENT, sep: str = "   ") -> list[str]:
+    """``items`` joined by ``sep`` on lines no wider than the terminal (an item is never split)."""
+    lines: list[str] = []
+    line = ""
+    for item in items:
+        candidate = f"{line}{sep}{item}" if line else item
+        if line and len(indent) + len(candidate) > _WIDTH:
+            lines.append(indent + line)
+            line = item
+        else:
+            line = candidate
+    if line:
+        lines.append(indent + line)
+    return lines
+
+
+def _fmt_ms(value: Any) -> str:
+    return f"{value:.1f} ms" if isinstance(value, (int, float)) else "-"
+
+
+def _text_summary(summary: dict[str, Any], problems: list[str]) -> list[str]:
+    calls: list[dict[str, Any]] = summary["calls"]
+    lines = ["", f"Telemetry: {len(calls)} GenAI span{'s' if len(calls) != 1 else ''}", "=" * 40]
+    for index, call in enumerate(calls, 1):
+        stream = " (stream)" if call["stream"] else ""
+        lines.append(f"[{index}] {call['label']}: span {call['span_name']!r}{stream}")
+        lines += _wrap_items(
+            [
+                f"operation {call['operation']}",
+                f"provider {call['provider']}",
+                f"model {call['request_model'] or '-'} -> {call['response_model'] or '-'}",
+            ]
+        )
+        facts: list[str] = []
+        if call["input_tokens"] is not None or call["output_tokens"] is not None:
+            tokens_in = "-" if call["input_tokens"] is None else call["input_tokens"]
+            tokens_out = "-" if call["output_tokens"] is None else call["output_tokens"]
+            facts.append(f"tokens in {tokens_in} / out {tokens_out}")
+        facts.append(f"latency {_fmt_ms(call['latency_ms'])}")
+        if call["time_to_first_chunk_ms"] is not None:
+            facts.append(f"first chunk {_fmt_ms(call['time_to_first_chunk_ms'])}")
+        if call["finish_reasons"]:
+            facts.append("finish " + ",".join(call["finish_reasons"]))
+        if call["error_type"] is not None:
+            expected = " (expected)" if call["expected_error"] else ""
+            facts.append(f"error.type {call['error_type']}{expected}")
+        lines += _wrap_items(facts)
+
+    metrics = summary["metrics"]
+    duration = metrics[sc.GEN_AI_CLIENT_OPERATION_DURATION.name]
+    tokens = metrics[sc.GEN_AI_CLIENT_TOKEN_USAGE.name]
+    ttfc = metrics[sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name]
+    tpoc = metrics[sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name]
+    rows = [
+        (
+            sc.GEN_AI_CLIENT_OPERATION_DURATION.name,
+            f"{duration['count']} calls, {duration['errors']} with error",
+        ),
+        (
+            sc.GEN_AI_CLIENT_TOKEN_USAGE.name,
+            f"input {tokens['input']['sum']}, output {tokens['output']['sum']} tokens",
+        ),
+        (sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name, f"{ttfc['count']} stream(s)"),
+        (sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name, f"{tpoc['count']} chunk interval(s)"),
+    ]
+    lines += ["", "Metrics"]
+    lines += [f"{_INDENT}{name:<46} {value}" for name, value in rows]
+    lines += ["", "Events"]
+    lines.append(f"{_INDENT}{DETAILS_EVENT:<46} {metrics['content_events']}")
+
+    exported = summary["exported_to"]
+    lines += ["", "Exported to"]
+    if not exported["otlp"]:
+        lines.append(f"{_INDENT}{_IN_MEMORY_ONLY}")
+    else:
+        lines.append(f"{_INDENT}OTLP {exported['protocol']}, service.name={exported['service_name']}")
+        for signal, info in exported["signals"].items():
+            if info["failed"]:
+                status = f"FAILED ({info['failed']} item(s) not delivered)"
+            elif info["exported"]:
+                status = f"ok ({info['exported']} item(s))"
+            else:
+                status = "nothing sent"
+            lines.append(f"{_INDENT}{signal:<8} {info['endpoint']}  {status}")
+        failed = [signal for signal, info in exported["signals"].items() if info["failed"]]
+        if failed:
+            lines += _wrap_items(
+                f"Is a collector listening there? The exporters' own messages about {', '.join(failed)} "
+                "are on stderr.".split(),
+                sep=" ",
+            )
+    if problems:
+        lines += ["", "Problems"]
+        lines += [f"{_INDENT}{problem}" for problem in problems]
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------------------
+# run
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _capture_note(set_by_demo: bool) -> str:
+    name = config_module.CAPTURE_MESSAGE_CONTENT
+    if set_by_demo:
+        return f"{DEMO_CAPTURE.value} (the demo's default; set {name} to change it)"
+    return f"{os.environ.get(name, '').strip()} (from {name})"
+
+
+def _instrument(pipeline: _Pipeline, err: TextIO) -> str:
+    """Instrument openai onto the demo's providers; returns how content capture is set, for the header."""
+    from genai_otel.providers.openai import OpenAIInstrumentor
+
+    if OpenAIInstrumentor().is_instrumented_by_opentelemetry:
+        err.write(
+            "genai-otel demo: openai was already instrumented in this process; "
+            "re-instrumenting it with the demo's own pipeline\n"
+        )
+        genai_otel.uninstrument()
+    # Configuration is read once, in instrument(): the demo's capture default only needs to be in place then.
+    with _env_default(config_module.CAPTURE_MESSAGE_CONTENT, DEMO_CAPTURE.value) as set_by_demo:
+        genai_otel.instrument(
+            tracer_provider=pipeline.tracer_provider,
+            meter_provider=pipeline.meter_provider,
+            logger_provider=pipeline.logger_provider,
+        )
+    return _capture_note(set_by_demo)
+
+
+def _call_all(
+    options: DemoOptions,
+    base_url: str | None,
+    pipeline: _Pipeline,
+    text: TextIO | None,
+    capture_note: str,
+) -> tuple[list[_Outcome], str | None]:
+    """Make the calls, printing each as it goes (in text mode); returns the outcomes and, if the endpoint
+    could not be reached, why the remaining calls were skipped."""
+    import openai
+
+    from genai_otel.demo.server import FakeOpenAIServer
+
+    live = _LiveText(text)
+    outcomes: list[_Outcome] = []
+    server: FakeOpenAIServer | None = None
+    client: openai.OpenAI | None = None
+    try:
+        if base_url is None:
+            server = FakeOpenAIServer().start()
+            client = openai.OpenAI(base_url=server.base_url, api_key=DEFAULT_API_KEY, max_retries=0)
+            target = f"the built-in OpenAI-compatible server at {server.base_url}"
+        else:
+            api_key = os.environ.get("OPENAI_API_KEY", "").strip() or DEFAULT_API_KEY
+            client = openai.OpenAI(base_url=base_url, api_key=api_key)
+            target = base_url
+        if text is not None:
+            versions = f"openai {openai.__version__}, instrumented by genai-otel {genai_otel.__version__}"
+            for line in (
+                f"genai-otel demo: {versions}",
+                f"calls go to {target}",
+                f"content capture {capture_note}",
+            ):
+                text.write("\n".join(_wrap_items(line.split(), indent="", sep=" ")) + "\n")
+        ctx = _Context(client, server is not None, options.model, options.embedding_model, live)
+        steps = _steps(server is not None)
+        for index, step in enumerate(steps, 1):
+            if text is not None:
+                text.write(f"\n[{index}/{len(steps)}] {step.label}\n")
+                text.flush()
+            outcome = _Outcome(step)
+            seen = len(pipeline.finished_spans())
+            try:
+                outcome.said = step.call(ctx)
+            except Exception as exc:  # a failing call is reported, the demo goes on
+                outcome.error = exc
+            live.end()
+            outcome.spans = _genai_spans(pipeline.finished_spans()[seen:])
+            outcomes.append(outcome)
+            if text is not None:
+                said = outcome.said
+                if outcome.error is not None:
+                    verb = "caught, as intended:" if step.expect_error else "FAILED:"
+                    said = f"{verb} {_describe_error(outcome.error)}"
+                for line in _wrap_items(said.split(), sep=" ") if said else ():
+                    text.write(line + "\n")
+            if isinstance(outcome.error, openai.APIConnectionError) and index < len(steps):
+                skipped = f"cannot reach {target}; the remaining {len(steps) - index} call(s) were skipped"
+                if text is not None:
+                    text.write("\n".join(_wrap_items(skipped.split(), sep=" ")) + "\n")
+                return outcomes, skipped
+        return outcomes, None
+    finally:
+        if client is not None:
+            client.close()
+        if server is not None:
+            server.stop()
+
+
+def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the demo; return the exit code (0 success, 1 a call did not behave, 2 configuration error).
+
+    In JSON mode nothing but the summary object is written to ``out``. Notes go to ``err``.
+    """
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    base_url = options.base_url or (None if options.local else os.environ.get("OPENAI_BASE_URL", "").strip())
+    service_name = os.environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE_NAME
+    try:
+        pipeline = _Pipeline(service_name, _otlp_plan())
+    except DemoError as exc:
+        err.write(f"genai-otel demo: {exc}\n")
+        return 2
+
+    text = None if options.json else out
+    try:
+        try:
+            capture_note = _instrument(pipeline, err)
+            outcomes, unreachable = _call_all(options, base_url or None, pipeline, text, capture_note)
+        finally:
+            genai_otel.uninstrument()
+        metrics_data = pipeline.metric_reader.get_metrics_data()
+        events = _details_events(pipeline.logs.get_finished_logs())
+        if text is not None and pipeline.destinations:
+            text.write("\nflushing telemetry to the OTLP endpoint(s)...\n")
+            text.flush()
+    finally:
+        pipeline.shutdown()
+
+    problems = [
+        f"[{index}] {outcome.step.label}: {problem}"
+        for index, outcome in enumerate(outcomes, 1)
+        if (problem := outcome.problem) is not None
+    ]
+    if unreachable:
+        problems.append(unreachable)
+    summary: dict[str, Any] = {
+        "calls": [_call_summary(outcome, span) for outcome in outcomes for span in outcome.spans],
+        "metrics": _metrics_summary(metrics_data, events),
+        "exported_to": _exported_summary(pipeline),
+    }
+    if options.json:
+        out.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        out.write("\n".join(_text_summary(summary, problems)) + "\n")
+    out.flush()
+    for problem in problems:
+        err.write(f"genai-otel demo: {problem}\n")
+    return 1 if problems else 0

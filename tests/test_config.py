@@ -1,0 +1,276 @@
+"""``genai_otel.config.from_env``: every variable, valid and invalid values, one warning per bad value."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from genai_otel import config
+from genai_otel.config import Config, ContentCapture, from_env
+
+CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+EMIT = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
+PROVIDER_MAP = "GENAI_OTEL_PROVIDER_MAP"
+STREAM_USAGE = "GENAI_OTEL_OPENAI_STREAM_USAGE"
+MAX_LENGTH = "GENAI_OTEL_MAX_CONTENT_LENGTH"
+REDACTOR = "GENAI_OTEL_CONTENT_REDACTOR"
+ALL_VARIABLES = (CAPTURE, EMIT, PROVIDER_MAP, STREAM_USAGE, MAX_LENGTH, REDACTOR)
+
+
+def a_redactor(name: str, value: Any) -> Any:
+    return value
+
+
+NOT_CALLABLE = 42
+
+
+@pytest.fixture
+def warnings_of(caplog: pytest.LogCaptureFixture) -> Any:
+    """Read the config under caplog and return (config, the genai_otel WARNING records)."""
+
+    def read(env: dict[str, str]) -> tuple[Config, list[logging.LogRecord]]:
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="genai_otel"):
+            cfg = from_env(env)
+        return cfg, [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+    return read
+
+
+def assert_one_warning(records: list[logging.LogRecord], variable: str) -> None:
+    assert len(records) == 1, [r.getMessage() for r in records]
+    (record,) = records
+    assert record.levelno == logging.WARNING
+    assert record.name == "genai_otel"
+    assert variable in record.getMessage()
+
+
+def test_variable_names() -> None:
+    assert (
+        config.CAPTURE_MESSAGE_CONTENT,
+        config.EMIT_EVENT,
+        config.PROVIDER_MAP,
+        config.OPENAI_STREAM_USAGE,
+        config.MAX_CONTENT_LENGTH,
+        config.CONTENT_REDACTOR,
+    ) == ALL_VARIABLES
+
+
+def test_defaults(warnings_of: Any) -> None:
+    cfg, records = warnings_of({})
+    assert records == []
+    assert cfg == Config()
+    assert cfg.capture is ContentCapture.NO_CONTENT
+    assert cfg.emit_event is False
+    assert dict(cfg.provider_map) == {}
+    assert cfg.openai_stream_usage is False
+    assert cfg.max_content_length == config.DEFAULT_MAX_CONTENT_LENGTH == 32_768
+    assert cfg.redactor is None
+    assert cfg.capture_content is False
+
+
+def test_empty_values_are_defaults_without_warning(warnings_of: Any) -> None:
+    cfg, records = warnings_of({name: "  " for name in ALL_VARIABLES})
+    assert records == []
+    assert cfg == Config()
+
+
+def test_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ALL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(CAPTURE, "SPAN_AND_EVENT")
+    monkeypatch.setenv(MAX_LENGTH, "100")
+    cfg = from_env()
+    assert (cfg.capture, cfg.emit_event, cfg.max_content_length) == (ContentCapture.SPAN_AND_EVENT, True, 100)
+
+
+# -- OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT (+ the EMIT_EVENT default it implies) --------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "capture", "emit"),
+    [
+        ("NO_CONTENT", ContentCapture.NO_CONTENT, False),
+        ("SPAN_ONLY", ContentCapture.SPAN_ONLY, False),
+        ("EVENT_ONLY", ContentCapture.EVENT_ONLY, True),
+        ("SPAN_AND_EVENT", ContentCapture.SPAN_AND_EVENT, True),
+        ("span_and_event", ContentCapture.SPAN_AND_EVENT, True),
+        ("  Event_Only  ", ContentCapture.EVENT_ONLY, True),
+        # the legacy boolean
+        ("true", ContentCapture.SPAN_ONLY, False),
+        ("True", ContentCapture.SPAN_ONLY, False),
+        ("false", ContentCapture.NO_CONTENT, False),
+        ("FALSE", ContentCapture.NO_CONTENT, False),
+    ],
+)
+def test_capture_valid(warnings_of: Any, value: str, capture: ContentCapture, emit: bool) -> None:
+    cfg, records = warnings_of({CAPTURE: value})
+    assert records == []
+    assert cfg.capture is capture
+    assert cfg.emit_event is emit
+    assert cfg.capture_content is (capture is not ContentCapture.NO_CONTENT)
+
+
+def test_capture_properties() -> None:
+    on_span = {c for c in ContentCapture if c.on_span}
+    on_event = {c for c in ContentCapture if c.on_event}
+    assert on_span == {ContentCapture.SPAN_ONLY, ContentCapture.SPAN_AND_EVENT}
+    assert on_event == {ContentCapture.EVENT_ONLY, ContentCapture.SPAN_AND_EVENT}
+
+
+@pytest.mark.parametrize("value", ["bogus", "1", "yes", "SPAN", "span-only", "EVENT ONLY"])
+def test_capture_invalid(warnings_of: Any, value: str) -> None:
+    cfg, records = warnings_of({CAPTURE: value})
+    assert_one_warning(records, CAPTURE)
+    assert value in records[0].getMessage()
+    assert cfg.capture is ContentCapture.NO_CONTENT
+    assert cfg.emit_event is False
+
+
+# -- OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT and GENAI_OTEL_OPENAI_STREAM_USAGE (booleans) ---------------------------
+
+TRUE_VALUES = ["true", "TRUE", "1", "yes", "on", " True "]
+FALSE_VALUES = ["false", "False", "0", "no", "OFF"]
+
+
+@pytest.mark.parametrize("value", TRUE_VALUES)
+@pytest.mark.parametrize("capture", ["NO_CONTENT", "SPAN_ONLY", "EVENT_ONLY"])
+def test_emit_event_true(warnings_of: Any, value: str, capture: str) -> None:
+    cfg, records = warnings_of({CAPTURE: capture, EMIT: value})
+    assert records == []
+    assert cfg.emit_event is True
+    assert cfg.capture is ContentCapture[capture]  # the event is emitted with or without content
+
+
+@pytest.mark.parametrize("value", FALSE_VALUES)
+@pytest.mark.parametrize("capture", ["NO_CONTENT", "EVENT_ONLY", "SPAN_AND_EVENT"])
+def test_emit_event_false(warnings_of: Any, value: str, capture: str) -> None:
+    cfg, records = warnings_of({CAPTURE: capture, EMIT: value})
+    assert records == []
+    assert cfg.emit_event is False
+
+
+@pytest.mark.parametrize(("capture", "default"), [("NO_CONTENT", False), ("SPAN_ONLY", False), ("EVENT_ONLY", True)])
+def test_emit_event_invalid_falls_back_to_mode_default(warnings_of: Any, capture: str, default: bool) -> None:
+    cfg, records = warnings_of({CAPTURE: capture, EMIT: "maybe"})
+    assert_one_warning(records, EMIT)
+    assert cfg.emit_event is default
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [*((v, True) for v in TRUE_VALUES), *((v, False) for v in FALSE_VALUES)]
+)
+def test_stream_usage(warnings_of: Any, value: str, expected: bool) -> None:
+    cfg, records = warnings_of({STREAM_USAGE: value})
+    assert records == []
+    assert cfg.openai_stream_usage is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "enabled"])
+def test_stream_usage_invalid(warnings_of: Any, value: str) -> None:
+    cfg, records = warnings_of({STREAM_USAGE: value})
+    assert_one_warning(records, STREAM_USAGE)
+    assert cfg.openai_stream_usage is False
+
+
+# -- GENAI_OTEL_PROVIDER_MAP ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("llm.internal:8000=vllm", {"llm.internal:8000": "vllm"}),
+        (
+            "llm.internal:8000=vllm, gw.corp = openai ,ollama.lan=ollama",
+            {"llm.internal:8000": "vllm", "gw.corp": "openai", "ollama.lan": "ollama"},
+        ),
+        ("LLM.Internal=vllm", {"llm.internal": "vllm"}),  # hosts are matched lower-case
+        ("a=x,,b=y,", {"a": "x", "b": "y"}),  # empty entries are ignored
+        ("a=x,a=y", {"a": "y"}),  # the last entry wins
+    ],
+)
+def test_provider_map(warnings_of: Any, value: str, expected: dict[str, str]) -> None:
+    cfg, records = warnings_of({PROVIDER_MAP: value})
+    assert records == []
+    assert dict(cfg.provider_map) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("vllm", {}),
+        ("=vllm", {}),
+        ("host=", {}),
+        ("a=x,oops,b=y", {"a": "x", "b": "y"}),  # the bad entry is skipped, the others kept
+    ],
+)
+def test_provider_map_invalid(warnings_of: Any, value: str, expected: dict[str, str]) -> None:
+    cfg, records = warnings_of({PROVIDER_MAP: value})
+    assert_one_warning(records, PROVIDER_MAP)
+    assert dict(cfg.provider_map) == expected
+
+
+# -- GENAI_OTEL_MAX_CONTENT_LENGTH ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "expected"), [("10", 10), (" 4096 ", 4096), ("0", 0), ("+5", 5)])
+def test_max_content_length(warnings_of: Any, value: str, expected: int) -> None:
+    cfg, records = warnings_of({MAX_LENGTH: value})
+    assert records == []
+    assert cfg.max_content_length == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "1e3", "10.5", "10k"])
+def test_max_content_length_invalid(warnings_of: Any, value: str) -> None:
+    cfg, records = warnings_of({MAX_LENGTH: value})
+    assert_one_warning(records, MAX_LENGTH)
+    assert cfg.max_content_length == config.DEFAULT_MAX_CONTENT_LENGTH
+
+
+# -- GENAI_OTEL_CONTENT_REDACTOR --------------------------------------------------------------------------------
+
+
+def test_redactor(warnings_of: Any) -> None:
+    cfg, records = warnings_of({REDACTOR: " tests.test_config:a_redactor "})
+    assert records == []
+    assert cfg.redactor is a_redactor
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "tests.test_config",  # no function
+        "tests.test_config:",
+        ":a_redactor",
+        "no_such_module_xyz:redact",  # cannot import
+        "tests.test_config:missing_function",  # no such attribute
+        "tests.test_config:NOT_CALLABLE",
+    ],
+)
+def test_redactor_invalid(warnings_of: Any, value: str) -> None:
+    cfg, records = warnings_of({REDACTOR: value})
+    assert_one_warning(records, REDACTOR)
+    assert cfg.redactor is None
+
+
+def test_every_bad_variable_warns_once(warnings_of: Any) -> None:
+    bad = {
+        CAPTURE: "bogus",
+        EMIT: "maybe",
+        PROVIDER_MAP: "oops",
+        STREAM_USAGE: "maybe",
+        MAX_LENGTH: "-3",
+        REDACTOR: "nope",
+    }
+    cfg, records = warnings_of(bad)
+    assert len(records) == len(bad)
+    for name, record in zip(bad, records, strict=True):
+        assert name in record.getMessage()
+    assert cfg == Config()
+
+
+def test_config_is_frozen() -> None:
+    with pytest.raises(AttributeError):
+        Config().capture = ContentCapture.SPAN_ONLY  # type: ignore[misc]
