@@ -244,8 +244,7 @@ def generate(data: dict[str, Any]) -> str:
         w("")
         w(f"class {cls}:")
         out += docstring(
-            f"Well-known values of ``{name}`` (custom values are allowed unless the conventions say "
-            "otherwise).",
+            f"Well-known values of ``{name}`` (custom values are allowed unless the conventions say otherwise).",
             indent="    ",
         )
         w("")
@@ -363,9 +362,7 @@ def generate(data: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--json", type=Path, default=None, help=f"input JSON (default: ${ENV_VAR} or the shared copy)"
-    )
+    parser.add_argument("--json", type=Path, default=None, help=f"input JSON (default: ${ENV_VAR} or the shared copy)")
     parser.add_argument("--check", action="store_true", help="only check that the generated file is current")
     args = parser.parse_args(argv)
 

@@ -61,11 +61,7 @@ class Otel:
 
     def spans(self) -> list[ReadableSpan]:
         """Finished GenAI spans (the HTTP client's own spans, if any, are left out)."""
-        return [
-            s
-            for s in self.span_exporter.get_finished_spans()
-            if "gen_ai.operation.name" in (s.attributes or {})
-        ]
+        return [s for s in self.span_exporter.get_finished_spans() if "gen_ai.operation.name" in (s.attributes or {})]
 
     def span(self) -> ReadableSpan:
         spans = self.spans()

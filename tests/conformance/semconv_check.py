@@ -470,9 +470,7 @@ class Checker:
         self._lookup_cache[key] = found
         return found
 
-    def _check_attributes(
-        self, label: str, attrs: Mapping[str, Any], table: _Table | None, where: str
-    ) -> list[str]:
+    def _check_attributes(self, label: str, attrs: Mapping[str, Any], table: _Table | None, where: str) -> list[str]:
         """Registry, table and value checks common to spans, data points and events."""
         problems: list[str] = []
         for key, value in attrs.items():
@@ -569,9 +567,7 @@ class Checker:
         problems: list[str] = []
         creation, write = num(_CACHE_CREATION), num(_CACHE_WRITE)
         if creation is not None and write is not None and creation != write:
-            problems.append(
-                f"{label}: {_CACHE_CREATION!r} ({creation}) and {_CACHE_WRITE!r} ({write}) differ"
-            )
+            problems.append(f"{label}: {_CACHE_CREATION!r} ({creation}) and {_CACHE_WRITE!r} ({write}) differ")
         for value_key in (
             _INPUT_TOTAL,
             _OUTPUT_TOTAL,
@@ -739,9 +735,7 @@ class Checker:
         if not name:
             legacy = attrs.get("event.name")
             if isinstance(legacy, str) and (legacy in self._events or legacy.startswith("gen_ai.")):
-                return [
-                    f"event {legacy!r}: event name given as the 'event.name' attribute, not as event_name"
-                ]
+                return [f"event {legacy!r}: event name given as the 'event.name' attribute, not as event_name"]
             return []
         label = f"event {name!r}"
         if name in self._deprecated_events:
@@ -752,9 +746,7 @@ class Checker:
             return [f"{label}: unknown GenAI event"] if name.startswith("gen_ai.") else []
         if name == DETAILS_EVENT:
             provider = _refinement_provider(attrs)
-            refinement = (
-                self._refinements.get((INFERENCE_SPAN, provider)) if isinstance(provider, str) else None
-            )
+            refinement = self._refinements.get((INFERENCE_SPAN, provider)) if isinstance(provider, str) else None
             if refinement is not None:
                 table = _Table(
                     id=table.id,

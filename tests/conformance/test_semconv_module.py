@@ -254,9 +254,7 @@ OPENAI_CHAT: dict[str, Any] = {
             {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
             {
                 "role": "assistant",
-                "parts": [
-                    {"type": "tool_call", "id": "c1", "name": "get_weather", "arguments": {"city": "Paris"}}
-                ],
+                "parts": [{"type": "tool_call", "id": "c1", "name": "get_weather", "arguments": {"city": "Paris"}}],
             },
             {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "rainy"}]},
         ]
@@ -349,9 +347,7 @@ def test_error_span_with_error_type_is_conformant(checker: Checker, make_span: M
 
 
 def test_unknown_and_disallowed_attributes(checker: Checker, make_span: MakeSpan) -> None:
-    attrs = _with(
-        OPENAI_CHAT, gen_ai__request__colour="blue", gen_ai__agent__name="a", gen_ai__system="openai"
-    )
+    attrs = _with(OPENAI_CHAT, gen_ai__request__colour="blue", gen_ai__agent__name="a", gen_ai__system="openai")
     assert checker.check_span(make_span("chat gpt-4o-mini", attrs)) == [
         f"{SPAN}: unknown attribute 'gen_ai.request.colour'",
         f"{SPAN}: attribute 'gen_ai.agent.name' is not allowed on openai.inference.client",
@@ -416,10 +412,8 @@ def test_error_status_and_error_type_must_agree(checker: Checker, make_span: Mak
 
 def test_span_kind_and_name(checker: Checker, make_span: MakeSpan) -> None:
     assert checker.check_span(make_span("chat", OPENAI_CHAT, kind=SpanKind.SERVER)) == [
-        "span 'chat' (openai.inference.client): span kind SERVER is not allowed "
-        "(expected CLIENT or INTERNAL)",
-        "span 'chat' (openai.inference.client): span name does not follow the convention "
-        "(expected 'chat gpt-4o-mini')",
+        "span 'chat' (openai.inference.client): span kind SERVER is not allowed (expected CLIENT or INTERNAL)",
+        "span 'chat' (openai.inference.client): span name does not follow the convention (expected 'chat gpt-4o-mini')",
     ]
     agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"}
     assert checker.check_span(make_span("invoke_agent", agent, kind=SpanKind.INTERNAL)) == [
@@ -444,8 +438,7 @@ def test_content_on_spans_must_be_json_of_the_right_shape(checker: Checker, make
         gen_ai__system_instructions=json.dumps({"content": "Be brief."}),
     )
     assert checker.check_span(make_span("chat gpt-4o-mini", attrs)) == [
-        f"{SPAN}: attribute 'gen_ai.input.messages' is not valid JSON "
-        "(Expecting value: line 1 column 1 (char 0))",
+        f"{SPAN}: attribute 'gen_ai.input.messages' is not valid JSON (Expecting value: line 1 column 1 (char 0))",
         f"{SPAN}: attribute 'gen_ai.output.messages'[0]: missing required property 'finish_reason'",
         f"{SPAN}: attribute 'gen_ai.output.messages'[0].parts[0]: missing required property 'content'",
         f"{SPAN}: attribute 'gen_ai.system_instructions': expected array, got dict",
@@ -513,9 +506,7 @@ def test_conformant_metrics(checker: Checker, meter_and_reader: tuple[Any, InMem
         explicit_bucket_boundaries_advisory=usage.buckets,
     )
     tokens.record(20, {**METRIC_ATTRS, "gen_ai.token.type": "input"})
-    tokens.record(
-        5, {**METRIC_ATTRS, "gen_ai.token.type": "output", "openai.response.service_tier": "default"}
-    )
+    tokens.record(5, {**METRIC_ATTRS, "gen_ai.token.type": "output", "openai.response.service_tier": "default"})
     seconds = meter.create_histogram(
         duration.name, unit=duration.unit, explicit_bucket_boundaries_advisory=duration.buckets
     )
@@ -613,9 +604,7 @@ def test_conformant_details_event(checker: Checker, emit_log: Callable[..., Any]
     assert checker.check_log(record) == []
     assert checker.check_log(emit_log(None, {"foo": "bar"})) == []  # plain log: ignored
     assert (
-        checker.check_log(
-            emit_log("gen_ai.client.operation.exception", {"exception.type": "openai.RateLimitError"})
-        )
+        checker.check_log(emit_log("gen_ai.client.operation.exception", {"exception.type": "openai.RateLimitError"}))
         == []
     )
 
@@ -630,8 +619,7 @@ def test_details_event_content_must_be_structured(checker: Checker, emit_log: Ca
     assert checker.check_log(emit_log(DETAILS, attrs)) == [
         f"event '{DETAILS}': attribute 'gen_ai.input.messages' must be a structured value (list/dict) "
         "on events, got str",
-        f"event '{DETAILS}': attribute 'gen_ai.output.messages'[0]: "
-        "missing required property 'finish_reason'",
+        f"event '{DETAILS}': attribute 'gen_ai.output.messages'[0]: missing required property 'finish_reason'",
     ]
 
 
@@ -646,9 +634,6 @@ def test_event_tables_and_deprecated_events(checker: Checker, emit_log: Callable
         "`gen_ai.input.messages` attribute on spans or `gen_ai.client.inference.operation.details` event.)"
     ]
     assert checker.check_log(emit_log("gen_ai.client.operation.exception", {})) == [
-        "event 'gen_ai.client.operation.exception': "
-        "one of 'exception.message' or 'exception.type' is required",
+        "event 'gen_ai.client.operation.exception': one of 'exception.message' or 'exception.type' is required",
     ]
-    assert checker.check_log(emit_log("gen_ai.made.up", {})) == [
-        "event 'gen_ai.made.up': unknown GenAI event"
-    ]
+    assert checker.check_log(emit_log("gen_ai.made.up", {})) == ["event 'gen_ai.made.up': unknown GenAI event"]

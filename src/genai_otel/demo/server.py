@@ -946,6 +946,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "genai-otel-demo/1.0"
     sys_version = ""
     timeout = 60  # idle keep-alive connections
+    disable_nagle_algorithm = True  # small SSE writes on keep-alive connections would wait for delayed ACKs
 
     @property
     def _owner(self) -> FakeOpenAIServer:

@@ -52,6 +52,15 @@ def common_response(result: Any, resp: dict[str, AttributeValue]) -> None:
     put(resp, sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, string(field(result, "system_fingerprint")))
 
 
+def unset_usage(chunk: Any) -> None:
+    """With ``include_usage`` the server sends ``"usage": null`` on every chunk. When we asked for it, not the app,
+    mark the field unset again so ``chunk.to_json()`` / ``model_dump(exclude_unset=True)`` match an
+    uninstrumented run."""
+    fields_set = getattr(chunk, "__pydantic_fields_set__", None)
+    if isinstance(fields_set, set):
+        fields_set.discard("usage")
+
+
 def include_usage(kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
     """``GENAI_OTEL_OPENAI_STREAM_USAGE``: ask for the usage chunk on streams that did not; True if we did."""
     if not telemetry.config.openai_stream_usage or kwargs.get("stream") is not True:
@@ -111,14 +120,20 @@ def _tool_call_parts(tool_calls: Any) -> list[c.Part]:
         arguments = field(function, "arguments")
         if arguments is None:
             arguments = field(function, "input")
-        parts.append(c.tool_call(field(call, "id"), field(function, "name"), arguments))
+        name = field(function, "name")
+        if isinstance(name, str):  # a call without a name is not a tool call we can describe
+            parts.append(c.tool_call(field(call, "id"), name, arguments))
     return parts
 
 
 def input_messages(messages: Any) -> list[c.Message]:
     result: list[c.Message] = []
+    if isinstance(messages, (str, bytes)):
+        return result  # not a message list; the SDK will say so
     for msg in messages or ():
         role = field(msg, "role")
+        if not isinstance(role, str):
+            continue  # not a message: nothing we could describe truthfully
         if role == "tool":
             parts: list[c.Part] = [c.tool_call_response(field(msg, "tool_call_id"), _text_of(field(msg, "content")))]
         else:
@@ -265,6 +280,8 @@ class ChatStream:
         usage = field(chunk, "usage")
         if usage is not None:
             self.usage = usage
+        elif self.hide_usage:
+            unset_usage(chunk)
         choices = field(chunk, "choices")
         if not choices:
             return self.hide_usage and usage is not None

@@ -19,7 +19,7 @@ from genai_otel.providers.openai._common import (
     string,
     usage_attributes,
 )
-from genai_otel.providers.openai.chat import CHAT_USAGE, common_response, include_usage
+from genai_otel.providers.openai.chat import CHAT_USAGE, common_response, include_usage, unset_usage
 
 
 def _prompts(prompt: Any) -> list[c.Message]:
@@ -82,6 +82,8 @@ class CompletionStream:
         usage = field(chunk, "usage")
         if usage is not None:
             self.usage = usage
+        elif self.hide_usage:
+            unset_usage(chunk)
         choices = field(chunk, "choices")
         if not choices:
             return self.hide_usage and usage is not None

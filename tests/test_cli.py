@@ -1,0 +1,358 @@
+"""``genai-otel demo``: in-process (JSON and text), as the installed console script, and with OTLP export to a
+closed port and to a local OTLP/HTTP receiver.
+
+Token counts are the built-in server's: whitespace word counts of every message ``content`` (and, for the
+Responses API, of ``input`` plus ``instructions``); its default reply has ten words; a tool call's output
+is the word count of ``{"city": "Paris"}`` (two).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from genai_otel.cli import main
+from genai_otel.demo import run as demo_run
+from genai_otel.providers.openai import OpenAIInstrumentor
+
+CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+# (operation, request model, response model, input tokens, output tokens, finish reasons, error.type)
+EXPECTED_CALLS = [
+    # system "You are a concise assistant." (5) + "Say hello to OpenTelemetry in one sentence." (7)
+    ("chat", "gpt-4o-mini", "gpt-4o-mini-2026-01-01", 12, 10, ["stop"], None),
+    # system (5) + "Tell me a very short story about tracing." (8); ten chunks of one word
+    ("chat", "gpt-4o-mini", "gpt-4o-mini-2026-01-01", 13, 10, ["stop"], None),
+    # "What is the weather in Paris today?" (7); arguments {"city": "Paris"} (2)
+    ("chat", "gpt-4o-mini", "gpt-4o-mini-2026-01-01", 7, 2, ["tool_calls"], None),
+    # "OpenTelemetry traces LLM calls." (4) + "Spans, metrics and events." (4)
+    ("embeddings", "text-embedding-3-small", "text-embedding-3-small-2026-01-01", 8, None, [], None),
+    # instructions (5) + "Explain an OpenTelemetry span in one sentence." (7)
+    ("chat", "gpt-4o-mini", "gpt-4o-mini-2026-01-01", 12, 10, ["stop"], None),
+    ("chat", "rate-limited", None, None, None, [], "429"),
+]
+
+
+def _otel_env_names() -> list[str]:
+    return [name for name in os.environ if name.startswith(("OTEL_", "OPENAI_"))]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No OTLP endpoint, no real OpenAI endpoint, no capture setting: the demo's defaults."""
+    for name in _otel_env_names():
+        monkeypatch.delenv(name)
+    yield
+
+
+def _new_threads(before: set[int]) -> list[threading.Thread]:
+    """Threads started since ``before`` that are still alive after a short grace period."""
+    deadline = time.monotonic() + 3
+    while True:
+        alive = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _run_json(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    code = main(["demo", "--json"])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out)
+
+
+def test_demo_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    before = {t.ident for t in threading.enumerate()}
+    code, summary = _run_json(capsys)
+    assert code == 0
+    assert set(summary) == {"calls", "metrics", "exported_to"}
+
+    calls = summary["calls"]
+    assert len(calls) == 6
+    got = [
+        (
+            c["operation"],
+            c["request_model"],
+            c["response_model"],
+            c["input_tokens"],
+            c["output_tokens"],
+            c["finish_reasons"],
+            c["error_type"],
+        )
+        for c in calls
+    ]
+    assert got == EXPECTED_CALLS
+    assert {c["provider"] for c in calls} == {"openai"}
+    assert [c["stream"] for c in calls] == [False, True, False, False, False, False]
+    assert [c["expected_error"] for c in calls] == [False] * 5 + [True]
+    assert [c["span_name"] for c in calls] == [
+        "chat gpt-4o-mini",
+        "chat gpt-4o-mini",
+        "chat gpt-4o-mini",
+        "embeddings text-embedding-3-small",
+        "chat gpt-4o-mini",
+        "chat rate-limited",
+    ]
+    stream = calls[1]
+    # The server waits 40 ms before each stream event, the first one included.
+    assert stream["time_to_first_chunk_ms"] is not None
+    assert 30 <= stream["time_to_first_chunk_ms"] <= stream["latency_ms"]
+    assert all(c["time_to_first_chunk_ms"] is None for i, c in enumerate(calls) if i != 1)
+    assert all(c["latency_ms"] > 0 for c in calls)
+
+    metrics = summary["metrics"]
+    duration = metrics["gen_ai.client.operation.duration"]
+    assert (duration["count"], duration["errors"]) == (6, 1)
+    assert duration["sum_ms"] == pytest.approx(sum(c["latency_ms"] for c in calls), abs=0.1)
+    assert metrics["gen_ai.client.token.usage"] == {
+        "input": {"count": 5, "sum": 12 + 13 + 7 + 8 + 12},
+        "output": {"count": 4, "sum": 10 + 10 + 2 + 10},
+    }
+    ttfc = metrics["gen_ai.client.operation.time_to_first_chunk"]
+    assert ttfc["count"] == 1
+    assert ttfc["sum_ms"] == pytest.approx(stream["time_to_first_chunk_ms"], abs=0.01)
+    # role chunk + 10 content chunks + finish chunk + usage chunk = 13 chunks, 12 intervals
+    assert metrics["gen_ai.client.operation.time_per_output_chunk"]["count"] == 12
+    # One details event per inference call; embeddings have none.
+    assert metrics["content_events"] == 5
+
+    assert summary["exported_to"] == {
+        "otlp": False,
+        "protocol": None,
+        "service_name": "genai-otel-demo",
+        "signals": {},
+    }
+    # Nothing left behind: no threads, no instrumentation, no capture setting.
+    assert _new_threads(before) == []
+    assert not OpenAIInstrumentor().is_instrumented_by_opentelemetry
+    assert CAPTURE not in os.environ
+
+
+def test_demo_text_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, [line for line in lines if len(line) > 80]
+    for expected in (
+        "[1/6] chat completion",
+        "[2/6] streamed chat completion",
+        "[3/6] tool call (get_weather)",
+        "[4/6] embeddings",
+        "[5/6] Responses API",
+        "[6/6] error, on purpose (model 'rate-limited')",
+        '    model asked for get_weather({"city": "Paris"})',
+        "    2 vectors of 8 dimensions",
+        "Telemetry: 6 GenAI spans",
+        "[4] embeddings: span 'embeddings text-embedding-3-small'",
+        "    model gpt-4o-mini -> gpt-4o-mini-2026-01-01",
+        "    in-memory only (set OTEL_EXPORTER_OTLP_ENDPOINT to send it to a collector)",
+    ):
+        assert expected in lines, expected
+    # The streamed reply, printed as it arrived, then the stream's span with its time to first chunk.
+    stream_at = lines.index("[2/6] streamed chat completion")
+    assert lines[stream_at + 1] == "    This is a deterministic reply from the genai-otel demo server."
+    assert "caught, as intended: openai.RateLimitError (HTTP 429)" in out
+    assert "[2] streamed chat completion: span 'chat gpt-4o-mini' (stream)" in lines
+    stream_facts = [line for line in lines if line.startswith("    tokens in 13 / out 10   latency ")]
+    assert len(stream_facts) == 1 and "first chunk" in stream_facts[0]
+    assert any("error.type 429 (expected)" in line for line in lines)
+    rows = [line.split() for line in lines]
+    assert ["gen_ai.client.operation.duration", "6", "calls,", "1", "with", "error"] in rows
+    assert ["gen_ai.client.token.usage", "input", "52,", "output", "32", "tokens"] in rows
+    assert ["gen_ai.client.inference.operation.details", "5"] in rows
+
+
+def test_user_capture_setting_wins(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(CAPTURE, "NO_CONTENT")
+    code, summary = _run_json(capsys)
+    assert code == 0
+    assert summary["metrics"]["content_events"] == 0
+    assert os.environ[CAPTURE] == "NO_CONTENT"
+
+
+def test_console_script() -> None:
+    script = Path(sys.executable).with_name("genai-otel")
+    if not script.exists():
+        pytest.skip("console script not installed next to the interpreter")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    done = subprocess.run([str(script), "demo"], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Telemetry: 6 GenAI spans" in done.stdout
+    assert "in-memory only" in done.stdout
+    assert done.stderr == ""
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_collector_does_not_break_the_demo(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _closed_port()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "0.5")
+    before = {t.ident for t in threading.enumerate()}
+    started = time.monotonic()
+    code, summary = _run_json(capsys)
+    assert code == 0
+    assert time.monotonic() - started < 8
+    assert len(summary["calls"]) == 6
+    exported = summary["exported_to"]
+    assert exported["otlp"] is True
+    assert exported["protocol"] == "http/protobuf"
+    assert set(exported["signals"]) == {"traces", "metrics", "logs"}
+    for signal, info in exported["signals"].items():
+        assert info["endpoint"] == f"http://127.0.0.1:{port}/v1/{signal}"
+        assert info["exported"] == 0
+        assert info["failed"] > 0
+    assert exported["signals"]["traces"]["failed"] == 6
+    assert exported["signals"]["logs"]["failed"] == 5
+    assert _new_threads(before) == []
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """A minimal OTLP/HTTP receiver: stores each request body by path and answers 200."""
+
+    received: dict[str, list[bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.received.setdefault(self.path, []).append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def test_exports_to_an_otlp_http_receiver(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    received: dict[str, list[bytes]] = {}
+    handler = type("Receiver", (_Receiver,), {"received": received})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{httpd.server_address[1]}/")
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "demo-under-test")
+        code, summary = _run_json(capsys)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+    assert code == 0
+    signals = summary["exported_to"]["signals"]
+    assert summary["exported_to"]["service_name"] == "demo-under-test"
+    assert {s: (i["exported"], i["failed"]) for s, i in signals.items() if s != "metrics"} == {
+        "traces": (6, 0),
+        "logs": (5, 0),
+    }
+    assert signals["metrics"]["exported"] > 0 and signals["metrics"]["failed"] == 0
+
+    traces = ExportTraceServiceRequest()
+    for body in received["/v1/traces"]:
+        traces.MergeFromString(body)
+    names = [span.name for rs in traces.resource_spans for ss in rs.scope_spans for span in ss.spans]
+    assert sorted(names) == sorted(c["span_name"] for c in summary["calls"])
+    resources = [rs.resource for rs in traces.resource_spans]
+    service = {a.value.string_value for r in resources for a in r.attributes if a.key == "service.name"}
+    assert service == {"demo-under-test"}
+
+    metrics = ExportMetricsServiceRequest()
+    for body in received["/v1/metrics"]:
+        metrics.MergeFromString(body)
+    metric_names = {m.name for rm in metrics.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= metric_names
+
+    logs = ExportLogsServiceRequest()
+    for body in received["/v1/logs"]:
+        logs.MergeFromString(body)
+    events = [r.event_name for rl in logs.resource_logs for sl in rl.scope_logs for r in sl.log_records]
+    assert events == ["gen_ai.client.inference.operation.details"] * 5
+
+
+def test_unsupported_protocol_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    assert main(["demo"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "unsupported OTLP protocol 'http/json'" in captured.err
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--help"]) == 0
+    text = capsys.readouterr().out
+    for word in ("--base-url", "--model", "--json", "OTEL_EXPORTER_OTLP_ENDPOINT", "OPENAI_API_KEY", "grpc"):
+        assert word in text
+    assert main([]) == 2
+    assert "demo" in capsys.readouterr().err
+
+
+def test_already_instrumented_process(capsys: pytest.CaptureFixture[str]) -> None:
+    """An app that instrumented openai already: the demo still records its calls, and uninstruments after."""
+    OpenAIInstrumentor().instrument()
+    try:
+        code = main(["demo", "--json"])
+        captured = capsys.readouterr()
+    finally:
+        still_instrumented = OpenAIInstrumentor().is_instrumented_by_opentelemetry
+        if still_instrumented:
+            OpenAIInstrumentor().uninstrument()
+    assert code == 0
+    assert len(json.loads(captured.out)["calls"]) == 6
+    assert not still_instrumented
+    assert "already instrumented" in captured.err
+
+
+def test_module_constants_match_the_expected_prompts() -> None:
+    """The expected token counts above are computed from these prompts."""
+    prompts = (demo_run.SYSTEM_PROMPT, demo_run.CHAT_PROMPT, demo_run.STREAM_PROMPT)
+    words = [len(text.split()) for text in prompts]
+    assert words == [5, 7, 8]
+    assert [len(t.split()) for t in demo_run.EMBEDDING_INPUTS] == [4, 4]
+    assert len(demo_run.TOOL_PROMPT.split()) == 7
+    assert len(demo_run.RESPONSES_PROMPT.split()) == 7
+
+
+def test_live_text_is_indented_and_wrapped() -> None:
+    """Streamed text from a real model can be long and multi-line: it stays indented and within 80 columns."""
+    buffer = io.StringIO()
+    live = demo_run._LiveText(buffer)
+    for piece in ["Tracing", " records", " each", " step.\n\nSecond", " paragraph:", *([" word"] * 40), "."]:
+        live.write(piece)
+    live.end()
+    lines = buffer.getvalue().splitlines()
+    assert lines[0] == "    Tracing records each step."
+    assert lines[1].startswith("    Second paragraph: word word")
+    assert len(lines) == 4
+    assert all(line.startswith("    ") and len(line) <= 80 for line in lines)
+    words = ["Tracing", "records", "each", "step.", "Second", "paragraph:", *(["word"] * 39), "word."]
+    assert buffer.getvalue().split() == words
