@@ -6,7 +6,6 @@ reply (the default reply has 10), reasoning adds ``REASONING_TOKENS``, ``prompt_
 
 from __future__ import annotations
 
-import inspect
 import socket
 from typing import Any
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 
 from genai_otel import semconv as sc
 from genai_otel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX, REASONING_TOKENS, STALL
+from tests.openai.helpers import drain, run
 
 MODEL = "gpt-4o-mini"
 MESSAGES: list[Any] = [{"role": "user", "content": "What is the weather"}]  # 4 input tokens
@@ -36,23 +36,6 @@ SCHEMA_FORMAT = {
         "schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-
-
-@pytest.fixture(params=["sync", "async"])
-def sdk(request: pytest.FixtureRequest) -> Any:
-    """The sync or the async client (only the one needed is created)."""
-    return request.getfixturevalue("client" if request.param == "sync" else "aclient")
-
-
-async def run(result: Any) -> Any:
-    """The result of a sync call, or the awaited result of an async one."""
-    return await result if inspect.isawaitable(result) else result
-
-
-async def drain(stream: Any) -> list[Any]:
-    if isinstance(stream, openai.AsyncStream):
-        return [item async for item in stream]
-    return list(stream)
 
 
 def expected(server: Any, n: int, **overrides: Any) -> dict[str, Any]:

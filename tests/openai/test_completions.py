@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import openai
@@ -11,26 +10,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from genai_otel import semconv as sc
 from genai_otel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX
+from tests.openai.helpers import drain, run
 
 MODEL = "gpt-3.5-turbo-instruct"
 PROMPT = "Say something nice"  # 3 input tokens
 REPLY_TOKENS = len(DEFAULT_REPLY.split())  # 10
-
-
-@pytest.fixture(params=["sync", "async"])
-def sdk(request: pytest.FixtureRequest) -> Any:
-    """The sync or the async client (only the one needed is created)."""
-    return request.getfixturevalue("client" if request.param == "sync" else "aclient")
-
-
-async def run(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
-
-
-async def drain(stream: Any) -> list[Any]:
-    if isinstance(stream, openai.AsyncStream):
-        return [item async for item in stream]
-    return list(stream)
 
 
 def expected(server: Any, n: int, **overrides: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ are compared after :func:`plain`).
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 from genai_otel import semconv as sc
 from genai_otel.core.invocation import DETAILS_EVENT
 from genai_otel.demo.server import DEFAULT_REPLY
+from tests.openai.helpers import drain, run
 
 MODEL = "gpt-4o-mini"
 CONTENT_KEYS = (
@@ -46,22 +46,6 @@ def reply(finish_reason: str = "stop", content: str = DEFAULT_REPLY) -> dict[str
 
 def weather_call(call_id: str) -> dict[str, Any]:
     return {"type": "tool_call", "id": call_id, "name": "get_weather", "arguments": {"city": "Paris"}}
-
-
-@pytest.fixture(params=["sync", "async"])
-def sdk(request: pytest.FixtureRequest) -> Any:
-    """The sync or the async client (only the one needed is created)."""
-    return request.getfixturevalue("client" if request.param == "sync" else "aclient")
-
-
-async def run(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
-
-
-async def drain(stream: Any) -> list[Any]:
-    if isinstance(stream, openai.AsyncStream):
-        return [item async for item in stream]
-    return list(stream)
 
 
 def plain(value: Any) -> Any:

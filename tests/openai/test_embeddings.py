@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import openai
@@ -11,18 +10,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from genai_otel import semconv as sc
 from genai_otel.demo.server import MODEL_SUFFIX
+from tests.openai.helpers import run
 
 MODEL = "text-embedding-3-small"
-
-
-@pytest.fixture(params=["sync", "async"])
-def sdk(request: pytest.FixtureRequest) -> Any:
-    """The sync or the async client (only the one needed is created)."""
-    return request.getfixturevalue("client" if request.param == "sync" else "aclient")
-
-
-async def run(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
 
 
 def expected(server: Any, **overrides: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import openai
@@ -10,6 +9,7 @@ import pytest
 
 from genai_otel import semconv as sc
 from genai_otel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX
+from tests.openai.helpers import drain, run
 
 MODEL = "gpt-4o-mini"
 MESSAGES: list[Any] = [{"role": "user", "content": "What is the weather"}]  # 4 input tokens
@@ -18,22 +18,6 @@ DURATION = sc.GEN_AI_CLIENT_OPERATION_DURATION
 TOKENS = sc.GEN_AI_CLIENT_TOKEN_USAGE
 TTFC = sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
 TPOC = sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK
-
-
-@pytest.fixture(params=["sync", "async"])
-def sdk(request: pytest.FixtureRequest) -> Any:
-    """The sync or the async client (only the one needed is created)."""
-    return request.getfixturevalue("client" if request.param == "sync" else "aclient")
-
-
-async def run(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
-
-
-async def drain(stream: Any) -> list[Any]:
-    if isinstance(stream, openai.AsyncStream):
-        return [item async for item in stream]
-    return list(stream)
 
 
 def base(server: Any, operation: str = sc.GenAiOperationNameValues.CHAT, model: str = MODEL) -> dict[str, Any]:

@@ -5,7 +5,6 @@ Operation ``chat`` with ``openai.api.type=responses``; the finish reason comes f
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import openai
@@ -15,6 +14,7 @@ from pydantic import BaseModel
 
 from genai_otel import semconv as sc
 from genai_otel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX, REASONING_TOKENS, RESPONSE_FAILED, STREAM_ERROR
+from tests.openai.helpers import drain, run
 
 MODEL = "gpt-4o-mini"
 INPUT = "What is the weather"  # 4 input tokens
@@ -33,22 +33,6 @@ SCHEMA_TEXT = {
         "strict": True,
     }
 }
-
-
-@pytest.fixture(params=["sync", "async"])
-def sdk(request: pytest.FixtureRequest) -> Any:
-    """The sync or the async client (only the one needed is created)."""
-    return request.getfixturevalue("client" if request.param == "sync" else "aclient")
-
-
-async def run(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
-
-
-async def drain(stream: Any) -> list[Any]:
-    if isinstance(stream, openai.AsyncStream):
-        return [item async for item in stream]
-    return list(stream)
 
 
 def expected(server: Any, n: int, model: str = MODEL, **overrides: Any) -> dict[str, Any]:
