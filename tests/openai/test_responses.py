@@ -50,6 +50,7 @@ def expected(server: Any, n: int, model: str = MODEL, **overrides: Any) -> dict[
         sc.GEN_AI_USAGE_INPUT_TOKENS: 4,
         sc.GEN_AI_USAGE_OUTPUT_TOKENS: REPLY_TOKENS,
         sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 0,
+        sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 0,
         sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: 0,
     }
     attrs.update(overrides)
@@ -220,6 +221,7 @@ async def test_response_failed(otel: Any, server: Any, sdk: Any) -> None:
     assert span.status.description == "failed"
     usage = {sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS}
     usage |= {sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS}
+    usage.add(sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS)
     base = expected(server, len(server.requests), model=RESPONSE_FAILED)
     assert dict(span.attributes) == {
         **{k: v for k, v in base.items() if k not in usage},
@@ -237,6 +239,7 @@ async def test_response_failed_stream(otel: Any, server: Any, sdk: Any) -> None:
     assert span.status.description == "failed"
     usage = {sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS}
     usage |= {sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS}
+    usage.add(sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS)
     base = expected(server, len(server.requests), model=RESPONSE_FAILED)
     assert _streamed(span) == {
         **{k: v for k, v in base.items() if k not in usage},

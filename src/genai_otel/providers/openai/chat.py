@@ -41,6 +41,8 @@ CHAT_USAGE: UsageTable = (
     ("prompt_tokens", None, sc.GEN_AI_USAGE_INPUT_TOKENS),
     ("completion_tokens", None, sc.GEN_AI_USAGE_OUTPUT_TOKENS),
     ("prompt_tokens_details", "cached_tokens", sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    # the name upstream adopted after our pinned conventions (cache_creation → cache_write), as util-genai emits it
+    ("prompt_tokens_details", "cache_write_tokens", sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
     ("completion_tokens_details", "reasoning_tokens", sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
 )
 

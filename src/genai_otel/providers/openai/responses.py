@@ -63,6 +63,8 @@ RESPONSES_USAGE: UsageTable = (
     ("input_tokens", None, sc.GEN_AI_USAGE_INPUT_TOKENS),
     ("output_tokens", None, sc.GEN_AI_USAGE_OUTPUT_TOKENS),
     ("input_tokens_details", "cached_tokens", sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    # the name upstream adopted after our pinned conventions (cache_creation → cache_write), as util-genai emits it
+    ("input_tokens_details", "cache_write_tokens", sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
     ("output_tokens_details", "reasoning_tokens", sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
 )
 

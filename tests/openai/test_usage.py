@@ -1,0 +1,67 @@
+"""Usage mapping on the SDK's own usage models: totals as reported, cache and reasoning counts as subsets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openai.types import CompletionUsage
+from openai.types.responses import ResponseUsage
+
+from genai_otel import semconv as sc
+from genai_otel.providers.openai._common import usage_attributes
+from genai_otel.providers.openai.chat import CHAT_USAGE
+from genai_otel.providers.openai.responses import RESPONSES_USAGE
+
+
+def test_chat_usage_with_cache_writes() -> None:
+    usage = CompletionUsage.model_validate(
+        {
+            "prompt_tokens": 100,
+            "completion_tokens": 20,
+            "total_tokens": 120,
+            "prompt_tokens_details": {"cached_tokens": 30, "cache_write_tokens": 50},
+            "completion_tokens_details": {"reasoning_tokens": 5},
+        }
+    )
+    resp: dict[str, Any] = {}
+    usage_attributes(usage, CHAT_USAGE, resp)
+    assert resp == {
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 100,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 20,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 30,
+        sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 50,
+        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: 5,
+    }
+
+
+def test_chat_usage_without_details() -> None:
+    resp: dict[str, Any] = {}
+    usage_attributes(CompletionUsage(prompt_tokens=3, completion_tokens=4, total_tokens=7), CHAT_USAGE, resp)
+    assert resp == {sc.GEN_AI_USAGE_INPUT_TOKENS: 3, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 4}
+
+
+def test_responses_usage_with_cache_writes() -> None:
+    usage = ResponseUsage.model_validate(
+        {
+            "input_tokens": 100,
+            "input_tokens_details": {"cached_tokens": 30, "cache_write_tokens": 50},
+            "output_tokens": 20,
+            "output_tokens_details": {"reasoning_tokens": 5},
+            "total_tokens": 120,
+        }
+    )
+    resp: dict[str, Any] = {}
+    usage_attributes(usage, RESPONSES_USAGE, resp)
+    assert resp == {
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 100,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 20,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 30,
+        sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 50,
+        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: 5,
+    }
+
+
+def test_odd_usage_values_are_skipped() -> None:
+    resp: dict[str, Any] = {}
+    usage_attributes({"prompt_tokens": "12", "completion_tokens": True, "prompt_tokens_details": 5}, CHAT_USAGE, resp)
+    assert resp == {}
