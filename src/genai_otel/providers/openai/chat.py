@@ -81,8 +81,6 @@ def include_usage(kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
 
 # -- content ----------------------------------------------------------------------------------------------------
 
-_MODALITY_BY_PART = {"image_url": "image", "input_audio": "audio", "file": "document"}
-
 
 def _content_parts(value: Any) -> list[c.Part]:
     """A message's ``content``: a string, or a list of typed content parts (multimodal)."""
@@ -230,6 +228,29 @@ class ChatApi(Api):
         return ChatStream(inv.capture, hide_usage)
 
 
+class UsageStream:
+    """What chat and legacy completion streams share: the usage chunk, hidden when we asked for it ourselves."""
+
+    __slots__ = ("capture", "hide_usage", "usage")
+
+    def __init__(self, capture: bool, hide_usage: bool) -> None:
+        self.capture = capture
+        self.hide_usage = hide_usage
+        self.usage: Any = None
+
+    def hides(self, chunk: Any) -> bool:
+        return self.hide_usage and not field(chunk, "choices") and field(chunk, "usage") is not None
+
+    def choices_of(self, chunk: Any) -> Any:
+        """Note the chunk's usage; return its choices (none for the usage-only chunk)."""
+        usage = field(chunk, "usage")
+        if usage is not None:
+            self.usage = usage
+        elif self.hide_usage:
+            unset_usage(chunk)
+        return field(chunk, "choices")
+
+
 class _Choice:
     __slots__ = ("finish_reason", "role", "text", "tool_calls")
 
@@ -240,32 +261,18 @@ class _Choice:
         self.tool_calls: dict[int, list[Any]] = {}  # index → [id, name, [argument pieces]]
 
 
-class ChatStream:
+class ChatStream(UsageStream):
     """Accumulates a chat stream: per-choice finish reasons always; text and tool calls only with capture."""
 
-    __slots__ = (
-        "capture",
-        "choices",
-        "hide_usage",
-        "id",
-        "model",
-        "service_tier",
-        "system_fingerprint",
-        "usage",
-    )
+    __slots__ = ("choices", "id", "model", "service_tier", "system_fingerprint")
 
     def __init__(self, capture: bool, hide_usage: bool) -> None:
-        self.capture = capture
-        self.hide_usage = hide_usage
+        super().__init__(capture, hide_usage)
         self.choices: dict[int, _Choice] = {}
         self.id: Any = None
         self.model: Any = None
         self.service_tier: Any = None
         self.system_fingerprint: Any = None
-        self.usage: Any = None
-
-    def hides(self, chunk: Any) -> bool:
-        return self.hide_usage and not field(chunk, "choices") and field(chunk, "usage") is not None
 
     def on_chunk(self, inv: Invocation, chunk: Any) -> bool:
         if self.id is None:
@@ -279,14 +286,9 @@ class ChatStream:
         fingerprint = field(chunk, "system_fingerprint")
         if fingerprint is not None:
             self.system_fingerprint = fingerprint
-        usage = field(chunk, "usage")
-        if usage is not None:
-            self.usage = usage
-        elif self.hide_usage:
-            unset_usage(chunk)
-        choices = field(chunk, "choices")
+        choices = self.choices_of(chunk)
         if not choices:
-            return self.hide_usage and usage is not None
+            return self.hides(chunk)
         for choice in choices:
             index = field(choice, "index") or 0
             state = self.choices.get(index)

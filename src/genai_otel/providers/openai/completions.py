@@ -19,7 +19,7 @@ from genai_otel.providers.openai._common import (
     string,
     usage_attributes,
 )
-from genai_otel.providers.openai.chat import CHAT_USAGE, common_response, include_usage, unset_usage
+from genai_otel.providers.openai.chat import CHAT_USAGE, UsageStream, common_response, include_usage
 
 
 def _prompts(prompt: Any) -> list[c.Message]:
@@ -61,32 +61,22 @@ class CompletionsApi(Api):
         return CompletionStream(inv.capture, hide_usage)
 
 
-class CompletionStream:
-    __slots__ = ("capture", "hide_usage", "reasons", "result", "texts", "usage")
+class CompletionStream(UsageStream):
+    __slots__ = ("reasons", "result", "texts")
 
     def __init__(self, capture: bool, hide_usage: bool) -> None:
-        self.capture = capture
-        self.hide_usage = hide_usage
+        super().__init__(capture, hide_usage)
         self.result: Any = None
         self.reasons: dict[int, Any] = {}
         self.texts: dict[int, list[str]] = {}
-        self.usage: Any = None
-
-    def hides(self, chunk: Any) -> bool:
-        return self.hide_usage and not field(chunk, "choices") and field(chunk, "usage") is not None
 
     def on_chunk(self, inv: Invocation, chunk: Any) -> bool:
         if self.result is None:
             self.result = chunk
             put(inv.response, sc.GEN_AI_RESPONSE_MODEL, string(field(chunk, "model")))
-        usage = field(chunk, "usage")
-        if usage is not None:
-            self.usage = usage
-        elif self.hide_usage:
-            unset_usage(chunk)
-        choices = field(chunk, "choices")
+        choices = self.choices_of(chunk)
         if not choices:
-            return self.hide_usage and usage is not None
+            return self.hides(chunk)
         for choice in choices:
             index = field(choice, "index") or 0
             reason = field(choice, "finish_reason")
