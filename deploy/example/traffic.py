@@ -1,0 +1,82 @@
+"""Steady GenAI traffic for the example stack (deploy/docker-compose.yml, profile ``example``).
+
+Real ``openai`` SDK calls against the package's built-in OpenAI-compatible server
+(:class:`genai_otel.demo.server.FakeOpenAIServer`, started in this process on 127.0.0.1), round after round, so
+that every panel of the Grafana dashboards has something to show: chat calls, streams (time to first chunk,
+time per output chunk, token usage), embeddings, a Responses API call, a slow model, and the two failures the
+alert rules know best (HTTP 429 rate limiting and HTTP 500).
+
+The container runs it under ``opentelemetry-instrument``, which finds genai-otel's ``genai_openai`` instrumentor
+through its entry point and exports over OTLP as the ``OTEL_*`` variables say; this file itself knows nothing
+about OpenTelemetry. A long-running process matters: the metrics are cumulative, and Prometheus can only compute
+rates from a series that is exported again and again.
+
+    opentelemetry-instrument python deploy/example/traffic.py     # forever, one round every 2 s
+    TRAFFIC_ROUNDS=3 TRAFFIC_INTERVAL_S=0 python deploy/example/traffic.py
+
+tests/deploy/test_dashboards_live.py imports :func:`run_round` to drive the dashboards' queries against a real
+Prometheus.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import openai
+
+from genai_otel.demo.server import RATE_LIMITED, SERVER_ERROR, STALL, FakeOpenAIServer
+
+CHAT_MODELS = ("gpt-4o-mini", "gpt-4.1")
+EMBEDDING_MODEL = "text-embedding-3-small"
+STREAM_CHUNKS = 6
+STREAM_DELAY_MS = 20
+STALL_DELAY_MS = 150
+
+_MESSAGES = [{"role": "user", "content": "Say hello to OpenTelemetry in one sentence."}]
+
+
+def run_round(client: openai.OpenAI) -> int:
+    """One round of calls (every kind the dashboards and alert rules look at). Returns how many failed."""
+    failures = 0
+    for model in CHAT_MODELS:
+        client.chat.completions.create(model=model, messages=_MESSAGES)
+        stream = client.chat.completions.create(
+            model=model,
+            messages=_MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_body={"x_chunks": STREAM_CHUNKS, "x_delay_ms": STREAM_DELAY_MS},
+        )
+        for _ in stream:
+            pass
+    client.embeddings.create(model=EMBEDDING_MODEL, input=["OpenTelemetry traces LLM calls."])
+    client.responses.create(model=CHAT_MODELS[0], input="Explain an OpenTelemetry span in one sentence.")
+    client.chat.completions.create(model=STALL, messages=_MESSAGES, extra_body={"x_delay_ms": STALL_DELAY_MS})
+    for failing_model in (RATE_LIMITED, SERVER_ERROR):
+        try:
+            client.chat.completions.create(model=failing_model, messages=_MESSAGES)
+        except openai.APIStatusError:
+            failures += 1
+    return failures
+
+
+def main() -> int:
+    rounds = int(os.environ.get("TRAFFIC_ROUNDS", "0"))  # 0: until stopped
+    interval = float(os.environ.get("TRAFFIC_INTERVAL_S", "2"))
+    with FakeOpenAIServer() as server:
+        # No retries: one call, one span, one data point (the SDK would retry 429 and 500 twice by default).
+        client = openai.OpenAI(base_url=server.base_url, api_key="demo", max_retries=0)
+        done = 0
+        while rounds == 0 or done < rounds:
+            run_round(client)
+            done += 1
+            print(f"traffic: round {done} done", file=sys.stderr, flush=True)
+            time.sleep(interval)
+        client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
