@@ -19,6 +19,7 @@ proxy (for streams) or the model we already read, and ``.headers``, ``.iter_line
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -89,11 +90,21 @@ def stop_sequences(value: Any) -> list[str] | None:
     return None
 
 
+_MISSING = object()
+
+
 def field(obj: Any, name: str) -> Any:
-    """``obj.name`` for SDK models, ``obj[name]`` for dicts (TypedDict params, ``extra_body``, odd servers)."""
-    if isinstance(obj, Mapping):
+    """``obj.name`` for SDK models, ``obj[name]`` for dicts (TypedDict params, ``extra_body``, odd servers).
+
+    On the hot path (every response, every stream chunk): the exact-type check and the attribute read come first,
+    the ABC check only for other mappings (it was half of this function's cost; bench/RESULTS.md).
+    """
+    if type(obj) is dict:
         return obj.get(name)
-    return getattr(obj, name, None)
+    value = getattr(obj, name, _MISSING)
+    if value is _MISSING:
+        return obj.get(name) if isinstance(obj, Mapping) else None
+    return value
 
 
 UsageTable = tuple[tuple[str, str | None, str], ...]
@@ -138,14 +149,15 @@ def service_tier(value: Any) -> str | None:
 
 
 def _endpoint(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
-    client = getattr(instance, "_client", None)
-    base_url = str(getattr(client, "base_url", "") or "")
+    # Keyed by the identity of the client's URL object (clients keep theirs; str() of it costs ~5 µs per call).
+    base_url = getattr(getattr(instance, "_client", None), "base_url", None)
     cache = telemetry.endpoint_cache
-    found = cache.get(base_url)
-    if found is None:
-        found = endpoints.resolve(base_url, sc.GenAiProviderNameValues.OPENAI, telemetry.config.provider_map)
-        if len(cache) < 256:
-            cache[base_url] = found
+    entry = cache.get(id(base_url))
+    if entry is not None and entry[0] is base_url:
+        return entry[1]
+    found = endpoints.resolve(base_url or "", sc.GenAiProviderNameValues.OPENAI, telemetry.config.provider_map)
+    if len(cache) < 256:
+        cache[id(base_url)] = (base_url, found)
     return found
 
 
@@ -189,12 +201,19 @@ class _Pending:
         self.finalizer = weakref.finalize(owner, inv.abandon)
 
 
-def _handle(inv: Invocation, api: Api, kwargs: Mapping[str, Any], result: Any, hide_usage: bool) -> Any:
-    """Return what the caller gets: ``result`` itself, or a faithful proxy for a stream."""
+@functools.cache
+def _sdk_types() -> tuple[Any, Any, Any, Any]:
+    """The SDK's stream and raw-response classes (imported once, on the first call: openai is loaded by then)."""
     from openai import AsyncStream, Stream
     from openai._legacy_response import LegacyAPIResponse
     from openai._response import BaseAPIResponse
 
+    return Stream, AsyncStream, LegacyAPIResponse, BaseAPIResponse
+
+
+def _handle(inv: Invocation, api: Api, kwargs: Mapping[str, Any], result: Any, hide_usage: bool) -> Any:
+    """Return what the caller gets: ``result`` itself, or a faithful proxy for a stream."""
+    Stream, AsyncStream, LegacyAPIResponse, BaseAPIResponse = _sdk_types()
     if isinstance(result, Stream):
         return SyncStreamProxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
     if isinstance(result, AsyncStream):

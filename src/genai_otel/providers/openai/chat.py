@@ -280,12 +280,10 @@ class ChatStream(UsageStream):
             self.model = field(chunk, "model")
             if self.model is not None:
                 inv.response[sc.GEN_AI_RESPONSE_MODEL] = str(self.model)
-        tier = field(chunk, "service_tier")
-        if tier is not None:
-            self.service_tier = tier
-        fingerprint = field(chunk, "system_fingerprint")
-        if fingerprint is not None:
-            self.system_fingerprint = fingerprint
+        if self.service_tier is None:  # every chunk repeats them; read until seen
+            self.service_tier = field(chunk, "service_tier")
+        if self.system_fingerprint is None:
+            self.system_fingerprint = field(chunk, "system_fingerprint")
         choices = self.choices_of(chunk)
         if not choices:
             return self.hides(chunk)
