@@ -7,6 +7,7 @@ Also: ``instrument()`` / ``uninstrument()`` restore the SDK exactly, and never d
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import socket
@@ -22,6 +23,16 @@ from pydantic import BaseModel
 import genai_otel
 from genai_otel.demo.server import NOT_FOUND, RATE_LIMITED, SERVER_ERROR
 from genai_otel.providers.openai import _HOOKS, _TARGETS, OpenAIInstrumentor, _resolve
+
+
+def resolve(module_name: str, path: str) -> Any:
+    """The place ``path`` in the module, imported here (the instrumentor itself imports nothing)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return _resolve(module, path)
+
 
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Say hello to the world"}]
@@ -343,7 +354,7 @@ def sdk_methods() -> dict[tuple[Any, str], Any]:
     """Every wrapped place that exists in this SDK: (owner class, name) -> the object in the class dict."""
     found = {}
     for module_name, path, *_ in (*_TARGETS, *_HOOKS):
-        resolved = _resolve(module_name, path)
+        resolved = resolve(module_name, path)
         if resolved is not None:
             owner, name, current = resolved
             found[(owner, name)] = current
@@ -356,7 +367,7 @@ def originals() -> Iterator[dict[tuple[Any, str], Any]]:
     saved = sdk_methods()
     assert not any(isinstance(f, wrapt.FunctionWrapper) for f in saved.values()), "the SDK is still wrapped"
     # every target and hook exists in this SDK, except the beta parse methods openai 2.x removed
-    missing = [f"{m}.{p}" for m, p, *_ in (*_TARGETS, *_HOOKS) if _resolve(m, p) is None]
+    missing = [f"{m}.{p}" for m, p, *_ in (*_TARGETS, *_HOOKS) if resolve(m, p) is None]
     assert all(name.startswith("openai.resources.beta.") for name in missing), missing
     try:
         yield saved
