@@ -139,6 +139,15 @@ def sampling_attributes(kwargs: Mapping[str, Any], attrs: dict[str, AttributeVal
         attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n
 
 
+def content_parts(value: Any, part_of: Callable[[Any, Any], dict[str, Any]]) -> list[dict[str, Any]]:
+    """A message's content: ``None``, a string, or typed items that ``part_of(item, item_type)`` translates."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [{"type": "text", "content": value}]
+    return [part_of(item, field(item, "type")) for item in (value if isinstance(value, (list, tuple)) else [value])]
+
+
 def service_tier(value: Any) -> str | None:
     """``openai.request.service_tier`` is set only for a tier other than ``auto``."""
     value = string(value)

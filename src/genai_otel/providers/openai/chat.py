@@ -13,6 +13,7 @@ from genai_otel.core.invocation import Invocation, Telemetry
 from genai_otel.providers.openai._common import (
     Api,
     UsageTable,
+    content_parts,
     field,
     integer,
     put,
@@ -82,35 +83,29 @@ def include_usage(kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
 # -- content ----------------------------------------------------------------------------------------------------
 
 
+def _part(item: Any, kind: Any) -> c.Part:
+    """One typed Chat Completions content part (multimodal)."""
+    if kind == "text":
+        return c.text(field(item, "text"))
+    if kind == "refusal":
+        return c.text(field(item, "refusal"))
+    if kind == "image_url":
+        url = field(field(item, "image_url"), "url")
+        return c.media("image", url) if isinstance(url, str) else {"type": "image_url"}
+    if kind == "input_audio":
+        audio = field(item, "input_audio")
+        fmt = field(audio, "format")
+        return c.blob("audio", field(audio, "data"), f"audio/{fmt}" if isinstance(fmt, str) else None)
+    if kind == "file":
+        file = field(item, "file")
+        if field(file, "file_id") is not None:
+            return c.file("document", field(file, "file_id"))
+        return c.media("document", str(field(file, "file_data") or ""))
+    return {"type": str(kind)}
+
+
 def _content_parts(value: Any) -> list[c.Part]:
-    """A message's ``content``: a string, or a list of typed content parts (multimodal)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [c.text(value)]
-    parts: list[c.Part] = []
-    for item in value if isinstance(value, (list, tuple)) else [value]:
-        kind = field(item, "type")
-        if kind == "text":
-            parts.append(c.text(field(item, "text")))
-        elif kind == "refusal":
-            parts.append(c.text(field(item, "refusal")))
-        elif kind == "image_url":
-            url = field(field(item, "image_url"), "url")
-            parts.append(c.media("image", url) if isinstance(url, str) else {"type": "image_url"})
-        elif kind == "input_audio":
-            audio = field(item, "input_audio")
-            fmt = field(audio, "format")
-            parts.append(c.blob("audio", field(audio, "data"), f"audio/{fmt}" if isinstance(fmt, str) else None))
-        elif kind == "file":
-            file = field(item, "file")
-            if field(file, "file_id") is not None:
-                parts.append(c.file("document", field(file, "file_id")))
-            else:
-                parts.append(c.media("document", str(field(file, "file_data") or "")))
-        else:
-            parts.append({"type": str(kind)})
-    return parts
+    return content_parts(value, _part)
 
 
 def _tool_call_parts(tool_calls: Any) -> list[c.Part]:

@@ -13,6 +13,7 @@ from genai_otel.core.invocation import Invocation
 from genai_otel.providers.openai._common import (
     Api,
     UsageTable,
+    content_parts,
     field,
     integer,
     number,
@@ -87,36 +88,30 @@ def response_attributes(inv: Invocation, response: Any) -> None:
 # -- content ----------------------------------------------------------------------------------------------------
 
 
+def _part(item: Any, kind: Any) -> c.Part:
+    """One typed Responses input content item."""
+    if kind in ("input_text", "output_text", "text"):
+        return c.text(field(item, "text"))
+    if kind == "refusal":
+        return c.text(field(item, "refusal"))
+    if kind == "input_image":
+        if field(item, "file_id"):
+            return c.file("image", field(item, "file_id"))
+        return c.media("image", str(field(item, "image_url") or ""))
+    if kind == "input_file":
+        if field(item, "file_id"):
+            return c.file("document", field(item, "file_id"))
+        if field(item, "file_url"):
+            return c.media("document", str(field(item, "file_url")))
+        return c.media("document", str(field(item, "file_data") or ""))
+    if kind == "input_audio":
+        audio = field(item, "input_audio")
+        return c.blob("audio", field(audio, "data"), f"audio/{field(audio, 'format')}")
+    return {"type": str(kind)}
+
+
 def _input_parts(value: Any) -> list[c.Part]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [c.text(value)]
-    parts: list[c.Part] = []
-    for item in value if isinstance(value, (list, tuple)) else [value]:
-        kind = field(item, "type")
-        if kind in ("input_text", "output_text", "text"):
-            parts.append(c.text(field(item, "text")))
-        elif kind == "refusal":
-            parts.append(c.text(field(item, "refusal")))
-        elif kind == "input_image":
-            if field(item, "file_id"):
-                parts.append(c.file("image", field(item, "file_id")))
-            else:
-                parts.append(c.media("image", str(field(item, "image_url") or "")))
-        elif kind == "input_file":
-            if field(item, "file_id"):
-                parts.append(c.file("document", field(item, "file_id")))
-            elif field(item, "file_url"):
-                parts.append(c.media("document", str(field(item, "file_url"))))
-            else:
-                parts.append(c.media("document", str(field(item, "file_data") or "")))
-        elif kind == "input_audio":
-            audio = field(item, "input_audio")
-            parts.append(c.blob("audio", field(audio, "data"), f"audio/{field(audio, 'format')}"))
-        else:
-            parts.append({"type": str(kind)})
-    return parts
+    return content_parts(value, _part)
 
 
 def input_messages(value: Any) -> list[c.Message]:
