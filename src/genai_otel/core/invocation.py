@@ -32,8 +32,9 @@ _perf_ns = time.perf_counter_ns
 _INPUT = {sc.GEN_AI_TOKEN_TYPE: sc.GenAiTokenTypeValues.INPUT}
 _OUTPUT = {sc.GEN_AI_TOKEN_TYPE: sc.GenAiTokenTypeValues.OUTPUT}
 DETAILS_EVENT = sc.GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
-# Exemplars (metric point → trace) go on the latency histograms, where they answer "show me a slow call". Token
-# points get a context without a span, so the SDK skips its exemplar work for them (~5 µs per point; bench/).
+# Exemplars (metric point → trace) go on the call's latency points, where they answer "show me a slow call". Token
+# and per-chunk points get a context without a span, so the SDK skips its exemplar work for them (~5 µs per
+# point; bench/); between chunks the current span is the app's, which an exemplar would wrongly point to.
 _NO_EXEMPLAR = context.Context()
 SCOPE = "genai_otel"
 
@@ -71,7 +72,7 @@ _INFERENCE_OPERATIONS = frozenset(
 _EVENT_OPERATIONS = _INFERENCE_OPERATIONS - {sc.GenAiOperationNameValues.EMBEDDINGS}
 
 
-def suppressed() -> bool:
+def suppressed(ctx: context.Context | None = None) -> bool:
     """True when this call must not get a span of ours.
 
     Either OpenTelemetry instrumentation is suppressed in the context, or an inference span is already current:
@@ -80,9 +81,11 @@ def suppressed() -> bool:
     same LLM call). One span per LLM call: the outer one stays alone. Our spans are current only during the SDK's
     own call, never while the app runs, so an app's own nested calls are never suppressed by us.
     """
-    if context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+    if ctx is None:
+        ctx = context.get_current()
+    if ctx.get(_SUPPRESS_INSTRUMENTATION_KEY):
         return True
-    span = trace.get_current_span()
+    span = trace.get_current_span(ctx)
     if not span.is_recording():
         return False
     attrs = getattr(span, "attributes", None)
@@ -106,17 +109,30 @@ def error_type_of(exc: BaseException) -> str:
     return f"{module.partition('.')[0]}.{cls.__qualname__}"
 
 
+# The metric attributes an invocation knows from its start; the rest of the metric attribute keys come from the
+# response (or from request attributes an adapter added), read when the points are recorded.
+_START_METRIC_KEYS = frozenset(
+    {sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.SERVER_ADDRESS, sc.SERVER_PORT}
+)
+assert _START_METRIC_KEYS <= set(CHUNK_METRIC_ATTRIBUTE_KEYS) <= set(METRIC_ATTRIBUTE_KEYS)
+_LATE_METRIC_KEYS = tuple(k for k in METRIC_ATTRIBUTE_KEYS if k not in _START_METRIC_KEYS)
+_LATE_CHUNK_METRIC_KEYS = tuple(k for k in CHUNK_METRIC_ATTRIBUTE_KEYS if k not in _START_METRIC_KEYS)
+
+
 class Invocation:
     __slots__ = (
         "_content",
+        "_context",
         "_ended",
         "_first_chunk",
         "_last_chunk",
+        "_metric_base",
         "_reported_error",
         "_start",
         "_start_ns",
         "_telemetry",
         "_tpoc_attributes",
+        "_tpoc_record",
         "attributes",
         "capture",
         "response",
@@ -132,18 +148,25 @@ class Invocation:
         attributes: dict[str, AttributeValue],
         *,
         stream: bool = False,
+        parent: context.Context | None = None,
     ) -> None:
-        """Start the span. ``attributes`` holds the request's attributes; it is kept (not copied)."""
-        attributes[sc.GEN_AI_OPERATION_NAME] = operation
-        attributes[sc.GEN_AI_PROVIDER_NAME] = endpoint.provider
+        """Start the span, as a child of ``parent`` (default: the current context). ``attributes`` holds the
+        request's attributes; it is kept (not copied)."""
+        base: dict[str, AttributeValue] = {
+            sc.GEN_AI_OPERATION_NAME: operation,
+            sc.GEN_AI_PROVIDER_NAME: endpoint.provider,
+        }
         if model:
-            attributes[sc.GEN_AI_REQUEST_MODEL] = model
+            base[sc.GEN_AI_REQUEST_MODEL] = model
         if endpoint.address:
-            attributes[sc.SERVER_ADDRESS] = endpoint.address
+            base[sc.SERVER_ADDRESS] = endpoint.address
             if endpoint.port is not None:
-                attributes[sc.SERVER_PORT] = endpoint.port
+                base[sc.SERVER_PORT] = endpoint.port
+        attributes.update(base)
         if stream:
             attributes[sc.GEN_AI_REQUEST_STREAM] = True
+        self._metric_base = base
+        self._context = parent
         self._telemetry = telemetry
         self.attributes = attributes
         self.response: dict[str, AttributeValue] = {}
@@ -158,6 +181,7 @@ class Invocation:
         self._start = _perf_ns()
         self.span = telemetry.tracer.start_span(
             f"{operation} {model}" if model else operation,
+            parent,
             kind=SpanKind.CLIENT,
             attributes=attributes,
             start_time=self._start_ns,
@@ -167,7 +191,8 @@ class Invocation:
 
     def attach(self) -> object:
         """Make the span current (for the SDK's own HTTP spans) until :meth:`detach` with the returned token."""
-        return context.attach(trace.set_span_in_context(self.span))
+        self._context = ctx = trace.set_span_in_context(self.span, self._context)
+        return context.attach(ctx)
 
     @staticmethod
     def detach(token: object) -> None:
@@ -186,11 +211,12 @@ class Invocation:
         self._last_chunk = now
         if not last:
             self._first_chunk = now
+            self._tpoc_record = self._telemetry.instruments.time_per_output_chunk.record
             return
         attrs = self._tpoc_attributes
         if attrs is None:
-            attrs = self._tpoc_attributes = self._metric_attributes(CHUNK_METRIC_ATTRIBUTE_KEYS)
-        self._telemetry.instruments.time_per_output_chunk.record((now - last) / 1e9, attrs)
+            attrs = self._tpoc_attributes = self._metric_attributes(_LATE_CHUNK_METRIC_KEYS)
+        self._tpoc_record((now - last) / 1e9, attrs, _NO_EXEMPLAR)
 
     @property
     def ended(self) -> bool:
@@ -216,10 +242,10 @@ class Invocation:
         """The caller dropped the result without finishing it: end as of the last thing we saw happen."""
         self._finish(None, None, self._last_chunk or _perf_ns(), None)
 
-    def _metric_attributes(self, keys: tuple[str, ...] = METRIC_ATTRIBUTE_KEYS) -> dict[str, AttributeValue]:
+    def _metric_attributes(self, late_keys: tuple[str, ...] = _LATE_METRIC_KEYS) -> dict[str, AttributeValue]:
         attrs, resp = self.attributes, self.response
-        out: dict[str, AttributeValue] = {}
-        for key in keys:
+        out = self._metric_base.copy()
+        for key in late_keys:
             value = resp.get(key)
             if value is None:
                 value = attrs.get(key)
@@ -263,7 +289,10 @@ class Invocation:
             span.set_attributes(resp)
 
         metric_attrs = self._metric_attributes()
-        span_ctx = trace.set_span_in_context(span)
+        # the context the span was current in (exemplars link metric points to it); made now if it never was
+        span_ctx = self._context
+        if span_ctx is None or trace.get_current_span(span_ctx) is not span:
+            span_ctx = trace.set_span_in_context(span)
         if error_type is not None:
             instruments.duration.record(elapsed / 1e9, {**metric_attrs, sc.ERROR_TYPE: error_type}, span_ctx)
         else:
@@ -271,7 +300,7 @@ class Invocation:
         if self._first_chunk:
             instruments.time_to_first_chunk.record(
                 (self._first_chunk - self._start) / 1e9,
-                self._metric_attributes(CHUNK_METRIC_ATTRIBUTE_KEYS),
+                self._tpoc_attributes or self._metric_attributes(_LATE_CHUNK_METRIC_KEYS),
                 span_ctx,
             )
         input_tokens = resp.get(sc.GEN_AI_USAGE_INPUT_TOKENS)

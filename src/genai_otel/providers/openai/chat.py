@@ -11,15 +11,18 @@ from genai_otel import semconv as sc
 from genai_otel.core import content as c
 from genai_otel.core.invocation import Invocation, Telemetry
 from genai_otel.providers.openai._common import (
+    SAMPLING,
     Api,
+    RequestTable,
     UsageTable,
     content_parts,
     field,
     integer,
     put,
-    sampling_attributes,
+    request_attributes,
     service_tier,
     string,
+    string_fields,
     usage_attributes,
 )
 
@@ -48,11 +51,32 @@ CHAT_USAGE: UsageTable = (
 )
 
 
-def common_response(result: Any, resp: dict[str, AttributeValue]) -> None:
-    put(resp, sc.GEN_AI_RESPONSE_ID, string(field(result, "id")))
-    put(resp, sc.GEN_AI_RESPONSE_MODEL, string(field(result, "model")))
-    put(resp, sc.OPENAI_RESPONSE_SERVICE_TIER, string(field(result, "service_tier")))
-    put(resp, sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, string(field(result, "system_fingerprint")))
+_RESPONSE_STRINGS = (
+    ("id", sc.GEN_AI_RESPONSE_ID),
+    ("model", sc.GEN_AI_RESPONSE_MODEL),
+    ("service_tier", sc.OPENAI_RESPONSE_SERVICE_TIER),
+    ("system_fingerprint", sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
+)
+
+
+def common_response(result: Any, resp: dict[str, AttributeValue]) -> Mapping[str, Any]:
+    """The ids, model, tier and fingerprint (of a response or a stream's chunk); returns the object's view."""
+    return string_fields(result, _RESPONSE_STRINGS, resp)
+
+
+def complete_response(result: Any, resp: dict[str, AttributeValue]) -> Mapping[str, Any]:
+    """What complete chat and legacy completion responses tell; returns the result's view."""
+    fields = common_response(result, resp)
+    resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [
+        str(field(ch, "finish_reason") or "error") for ch in fields.get("choices") or ()
+    ]
+    usage_attributes(fields.get("usage"), CHAT_USAGE, resp)
+    return fields
+
+
+def top_k(extra_body: Any) -> int | None:
+    """``top_k`` is not an OpenAI parameter; OpenAI-compatible servers (vLLM, Ollama) take it in ``extra_body``."""
+    return integer(extra_body.get("top_k")) if isinstance(extra_body, Mapping) else None
 
 
 def unset_usage(chunk: Any) -> None:
@@ -183,20 +207,21 @@ class ChatApi(Api):
     operation = sc.GenAiOperationNameValues.CHAT
     api_type = sc.OpenaiApiTypeValues.CHAT_COMPLETIONS
 
+    requests: RequestTable = {
+        **SAMPLING,
+        "response_format": (sc.GEN_AI_OUTPUT_TYPE, output_type),
+        "reasoning_effort": (sc.GEN_AI_REQUEST_REASONING_LEVEL, string),
+        "service_tier": (sc.OPENAI_REQUEST_SERVICE_TIER, service_tier),
+        "extra_body": (sc.GEN_AI_REQUEST_TOP_K, top_k),
+    }
+
     def request(self, kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
-        sampling_attributes(kwargs, attrs)
+        request_attributes(kwargs, self.requests, attrs)
+        # max_completion_tokens replaced max_tokens; when both are given it is the one that counts
         max_tokens = integer(kwargs.get("max_completion_tokens"))
-        put(
-            attrs,
-            sc.GEN_AI_REQUEST_MAX_TOKENS,
-            max_tokens if max_tokens is not None else integer(kwargs.get("max_tokens")),
-        )
-        put(attrs, sc.GEN_AI_OUTPUT_TYPE, output_type(kwargs.get("response_format")))
-        put(attrs, sc.GEN_AI_REQUEST_REASONING_LEVEL, string(kwargs.get("reasoning_effort")))
-        put(attrs, sc.OPENAI_REQUEST_SERVICE_TIER, service_tier(kwargs.get("service_tier")))
-        extra = kwargs.get("extra_body")
-        if isinstance(extra, Mapping):
-            put(attrs, sc.GEN_AI_REQUEST_TOP_K, integer(extra.get("top_k")))
+        if max_tokens is None:
+            max_tokens = integer(kwargs.get("max_tokens"))
+        put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, max_tokens)
 
     def content(self, inv: Invocation, kwargs: Mapping[str, Any]) -> None:
         inv.set_content(sc.GEN_AI_INPUT_MESSAGES, input_messages(kwargs.get("messages")))
@@ -205,12 +230,9 @@ class ChatApi(Api):
             inv.set_content(sc.GEN_AI_TOOL_DEFINITIONS, tool_definitions(tools))
 
     def response(self, inv: Invocation, result: Any) -> None:
-        resp = inv.response
-        common_response(result, resp)
-        choices = field(result, "choices") or ()
-        resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(field(ch, "finish_reason") or "error") for ch in choices]
-        usage_attributes(field(result, "usage"), CHAT_USAGE, resp)
+        fields = complete_response(result, inv.response)
         if inv.capture:
+            choices = fields.get("choices") or ()
             inv.set_content(
                 sc.GEN_AI_OUTPUT_MESSAGES,
                 [output_message(field(ch, "message"), field(ch, "finish_reason")) for ch in choices],
@@ -224,33 +246,74 @@ class ChatApi(Api):
 
 
 class UsageStream:
-    """What chat and legacy completion streams share: the usage chunk, hidden when we asked for it ourselves."""
+    """What chat and legacy completion streams share, read at the lowest cost per chunk (the per-chunk budget is
+    about a microsecond; bench/): the model as soon as a chunk names it (it goes on the chunk metrics), the last
+    chunk (ids, model, tier and fingerprint are on every chunk; Azure's first one has them empty), the usage
+    chunk (hidden when we asked for it ourselves), and each choice's finish reason.
+    """
 
-    __slots__ = ("capture", "hide_usage", "usage")
+    __slots__ = ("capture", "has_model", "hide_usage", "last", "reasons", "usage")
 
     def __init__(self, capture: bool, hide_usage: bool) -> None:
         self.capture = capture
         self.hide_usage = hide_usage
+        self.has_model = False
+        self.last: Any = None
         self.usage: Any = None
+        self.reasons: dict[Any, Any] = {}  # choice index → finish reason (None until it arrives)
 
     def hides(self, chunk: Any) -> bool:
         return self.hide_usage and not field(chunk, "choices") and field(chunk, "usage") is not None
 
-    def choices_of(self, chunk: Any) -> Any:
-        """Note the chunk's usage; return its choices (none for the usage-only chunk)."""
-        usage = field(chunk, "usage")
+    def on_chunk(self, inv: Invocation, chunk: Any) -> bool:
+        # Plain attribute reads: the SDK's Stream yields its chunk models, which declare all of these (an odd chunk
+        # raises, our stream proxy swallows it and the caller still gets the chunk).
+        if not self.has_model:
+            model = chunk.model
+            if isinstance(model, str) and model:
+                inv.response[sc.GEN_AI_RESPONSE_MODEL] = model
+                self.has_model = True
+        self.last = chunk
+        usage = chunk.usage
         if usage is not None:
             self.usage = usage
         elif self.hide_usage:
             unset_usage(chunk)
-        return field(chunk, "choices")
+        choices = chunk.choices
+        if not choices:
+            return self.hide_usage and usage is not None
+        reasons = self.reasons
+        for choice in choices:
+            index = choice.index or 0
+            reason = choice.finish_reason
+            if reason is not None:
+                reasons[index] = reason
+            elif index not in reasons:
+                reasons[index] = None
+            if self.capture:
+                self.on_choice(index, choice)
+        return False
+
+    def on_choice(self, index: int, choice: Any) -> None:
+        """One choice of one chunk, with content capture on."""
+
+    def finish(self, inv: Invocation) -> list[Any]:
+        """Write what every stream of this kind tells into ``inv``; return the choice indices in order."""
+        resp = inv.response
+        if self.last is not None:
+            common_response(self.last, resp)
+        indices = sorted(self.reasons)
+        reasons = [self.reasons[i] for i in indices]
+        if reasons and all(reasons):  # a stream closed early has no finish reason to report
+            resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(r) for r in reasons]
+        usage_attributes(self.usage, CHAT_USAGE, resp)
+        return indices
 
 
 class _Choice:
-    __slots__ = ("finish_reason", "role", "text", "tool_calls")
+    __slots__ = ("role", "text", "tool_calls")
 
     def __init__(self) -> None:
-        self.finish_reason: Any = None
         self.role: Any = None
         self.text: list[str] = []
         self.tool_calls: dict[int, list[Any]] = {}  # index → [id, name, [argument pieces]]
@@ -259,40 +322,17 @@ class _Choice:
 class ChatStream(UsageStream):
     """Accumulates a chat stream: per-choice finish reasons always; text and tool calls only with capture."""
 
-    __slots__ = ("choices", "id", "model", "service_tier", "system_fingerprint")
+    __slots__ = ("choices",)
 
     def __init__(self, capture: bool, hide_usage: bool) -> None:
         super().__init__(capture, hide_usage)
         self.choices: dict[int, _Choice] = {}
-        self.id: Any = None
-        self.model: Any = None
-        self.service_tier: Any = None
-        self.system_fingerprint: Any = None
 
-    def on_chunk(self, inv: Invocation, chunk: Any) -> bool:
-        if self.id is None:
-            self.id = field(chunk, "id")
-            self.model = field(chunk, "model")
-            if self.model is not None:
-                inv.response[sc.GEN_AI_RESPONSE_MODEL] = str(self.model)
-        if self.service_tier is None:  # every chunk repeats them; read until seen
-            self.service_tier = field(chunk, "service_tier")
-        if self.system_fingerprint is None:
-            self.system_fingerprint = field(chunk, "system_fingerprint")
-        choices = self.choices_of(chunk)
-        if not choices:
-            return self.hides(chunk)
-        for choice in choices:
-            index = field(choice, "index") or 0
-            state = self.choices.get(index)
-            if state is None:
-                state = self.choices[index] = _Choice()
-            reason = field(choice, "finish_reason")
-            if reason is not None:
-                state.finish_reason = reason
-            if self.capture:
-                self._content(state, field(choice, "delta"))
-        return False
+    def on_choice(self, index: int, choice: Any) -> None:
+        state = self.choices.get(index)
+        if state is None:
+            state = self.choices[index] = _Choice()
+        self._content(state, field(choice, "delta"))
 
     @staticmethod
     def _content(state: _Choice, delta: Any) -> None:
@@ -322,24 +362,16 @@ class ChatStream(UsageStream):
                 entry[2].append(arguments)
 
     def on_end(self, inv: Invocation) -> None:
-        resp = inv.response
-        put(resp, sc.GEN_AI_RESPONSE_ID, string(self.id))
-        put(resp, sc.GEN_AI_RESPONSE_MODEL, string(self.model))
-        put(resp, sc.OPENAI_RESPONSE_SERVICE_TIER, string(self.service_tier))
-        put(resp, sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, string(self.system_fingerprint))
-        reasons = [self.choices[i].finish_reason for i in sorted(self.choices)]
-        if reasons and all(reasons):  # a stream closed early has no finish reason to report
-            resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(r) for r in reasons]
-        usage_attributes(self.usage, CHAT_USAGE, resp)
+        indices = self.finish(inv)
         if self.capture:
             messages = []
-            for index in sorted(self.choices):
-                state = self.choices[index]
+            for index in indices:
+                state = self.choices.get(index) or _Choice()
                 parts: list[c.Part] = [c.text("".join(state.text))] if state.text else []
                 for call_index in sorted(state.tool_calls):
                     call_id, name, pieces = state.tool_calls[call_index]
                     parts.append(c.tool_call(call_id, name, "".join(pieces)))
                 msg = c.message(state.role or "assistant", parts)
-                msg["finish_reason"] = state.finish_reason or "error"
+                msg["finish_reason"] = self.reasons[index] or "error"
                 messages.append(msg)
             inv.set_content(sc.GEN_AI_OUTPUT_MESSAGES, messages)

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
-
-from opentelemetry.util.types import AttributeValue
 
 from genai_otel import semconv as sc
 from genai_otel.core.invocation import Invocation
-from genai_otel.providers.openai._common import Api, field, integer, put, string
+from genai_otel.providers.openai._common import (
+    Api,
+    RequestTable,
+    UsageTable,
+    integer,
+    string,
+    string_fields,
+    usage_attributes,
+)
+
+_RESPONSE_STRINGS = (("model", sc.GEN_AI_RESPONSE_MODEL),)
+_USAGE: UsageTable = (("prompt_tokens", None, sc.GEN_AI_USAGE_INPUT_TOKENS),)
+
+
+def _encodings(value: Any) -> list[str] | None:
+    encoding = string(value)
+    return [encoding] if encoding else None
 
 
 class EmbeddingsApi(Api):
     operation = sc.GenAiOperationNameValues.EMBEDDINGS
 
-    def request(self, kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
-        put(attrs, sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, integer(kwargs.get("dimensions")))
-        encoding = string(kwargs.get("encoding_format"))
-        if encoding:
-            attrs[sc.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
+    requests: RequestTable = {
+        "dimensions": (sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, integer),
+        "encoding_format": (sc.GEN_AI_REQUEST_ENCODING_FORMATS, _encodings),
+    }
 
     def response(self, inv: Invocation, result: Any) -> None:
-        resp = inv.response
-        put(resp, sc.GEN_AI_RESPONSE_MODEL, string(field(result, "model")))
-        put(resp, sc.GEN_AI_USAGE_INPUT_TOKENS, integer(field(field(result, "usage"), "prompt_tokens")))
+        fields = string_fields(result, _RESPONSE_STRINGS, inv.response)
+        usage_attributes(fields.get("usage"), _USAGE, inv.response)

@@ -12,35 +12,36 @@ from genai_otel.core import content as c
 from genai_otel.core.invocation import Invocation
 from genai_otel.providers.openai._common import (
     Api,
+    RequestTable,
     UsageTable,
     content_parts,
     field,
     integer,
     number,
     put,
+    request_attributes,
     service_tier,
     string,
+    string_fields,
     usage_attributes,
-)
-
-_NUMBERS = (
-    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
 )
 
 # Responses have a status, not a finish reason; this is the reason the status stands for.
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
-def _output_type(kwargs: Mapping[str, Any]) -> str | None:
-    if isinstance(kwargs.get("text_format"), type):
-        return sc.GenAiOutputTypeValues.JSON
-    kind = field(field(kwargs.get("text"), "format"), "type")
+def _output_type(text: Any) -> str | None:
+    """``gen_ai.output.type`` from ``text.format.type`` (``parse(text_format=...)`` is handled apart)."""
+    kind = field(field(text, "format"), "type")
     if kind in ("json_schema", "json_object"):
         return sc.GenAiOutputTypeValues.JSON
     if kind == "text":
         return sc.GenAiOutputTypeValues.TEXT
     return None
+
+
+def _reasoning_level(reasoning: Any) -> str | None:
+    return string(field(reasoning, "effort"))
 
 
 def _conversation_id(value: Any) -> str | None:
@@ -70,16 +71,22 @@ RESPONSES_USAGE: UsageTable = (
 )
 
 
+_RESPONSE_STRINGS = (
+    ("id", sc.GEN_AI_RESPONSE_ID),
+    ("model", sc.GEN_AI_RESPONSE_MODEL),
+    ("service_tier", sc.OPENAI_RESPONSE_SERVICE_TIER),
+)
+
+
 def response_attributes(inv: Invocation, response: Any) -> None:
     resp = inv.response
-    put(resp, sc.GEN_AI_RESPONSE_ID, string(field(response, "id")))
-    put(resp, sc.GEN_AI_RESPONSE_MODEL, string(field(response, "model")))
-    put(resp, sc.OPENAI_RESPONSE_SERVICE_TIER, string(field(response, "service_tier")))
-    if field(response, "status") is not None:
+    fields = string_fields(response, _RESPONSE_STRINGS, resp)
+    status = fields.get("status")
+    if status is not None:
         resp[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [finish_reason(response)]
-    usage_attributes(field(response, "usage"), RESPONSES_USAGE, resp)
-    if field(response, "status") == "failed":
-        error = field(response, "error")
+    usage_attributes(fields.get("usage"), RESPONSES_USAGE, resp)
+    if status == "failed":
+        error = fields.get("error")
         inv.report_error(str(field(error, "code") or "response.failed"), string(field(error, "message")))
     if inv.capture:
         inv.set_content(sc.GEN_AI_OUTPUT_MESSAGES, [output_message(response)])
@@ -190,15 +197,21 @@ class ResponsesApi(Api):
     operation = sc.GenAiOperationNameValues.CHAT
     api_type = sc.OpenaiApiTypeValues.RESPONSES
 
+    requests: RequestTable = {
+        "temperature": (sc.GEN_AI_REQUEST_TEMPERATURE, number),
+        "top_p": (sc.GEN_AI_REQUEST_TOP_P, number),
+        "max_output_tokens": (sc.GEN_AI_REQUEST_MAX_TOKENS, integer),
+        "text": (sc.GEN_AI_OUTPUT_TYPE, _output_type),
+        "reasoning": (sc.GEN_AI_REQUEST_REASONING_LEVEL, _reasoning_level),
+        "previous_response_id": (sc.GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID, string),
+        "conversation": (sc.GEN_AI_CONVERSATION_ID, _conversation_id),
+        "service_tier": (sc.OPENAI_REQUEST_SERVICE_TIER, service_tier),
+    }
+
     def request(self, kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
-        for name, key in _NUMBERS:
-            put(attrs, key, number(kwargs.get(name)))
-        put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, integer(kwargs.get("max_output_tokens")))
-        put(attrs, sc.GEN_AI_OUTPUT_TYPE, _output_type(kwargs))
-        put(attrs, sc.GEN_AI_REQUEST_REASONING_LEVEL, string(field(kwargs.get("reasoning"), "effort")))
-        put(attrs, sc.GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID, string(kwargs.get("previous_response_id")))
-        put(attrs, sc.GEN_AI_CONVERSATION_ID, _conversation_id(kwargs.get("conversation")))
-        put(attrs, sc.OPENAI_REQUEST_SERVICE_TIER, service_tier(kwargs.get("service_tier")))
+        request_attributes(kwargs, self.requests, attrs)
+        if isinstance(kwargs.get("text_format"), type):  # parse(text_format=Model): structured output
+            attrs[sc.GEN_AI_OUTPUT_TYPE] = sc.GenAiOutputTypeValues.JSON
 
     def content(self, inv: Invocation, kwargs: Mapping[str, Any]) -> None:
         instructions = kwargs.get("instructions")
@@ -216,6 +229,11 @@ class ResponsesApi(Api):
         return ResponsesStream()
 
 
+_STARTED_EVENTS = frozenset({"response.created", "response.in_progress"})
+_FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_NOTED_EVENTS = _STARTED_EVENTS | _FINAL_EVENTS | {"error"}
+
+
 class ResponsesStream:
     """Responses streams are typed events; the final ``response.*`` event carries the whole response."""
 
@@ -226,14 +244,16 @@ class ResponsesStream:
         self.started: Any = None
 
     def on_chunk(self, inv: Invocation, event: Any) -> bool:
-        kind = field(event, "type")
-        if kind in ("response.completed", "response.incomplete", "response.failed"):
-            self.final = field(event, "response")
-        elif kind == "response.created" or kind == "response.in_progress":
+        kind = getattr(event, "type", None)
+        if kind not in _NOTED_EVENTS:  # the text deltas and the rest: one set lookup each
+            return False
+        if kind == "error":
+            inv.report_error(str(field(event, "code") or "error"), string(field(event, "message")))
+        elif kind in _STARTED_EVENTS:
             self.started = field(event, "response")
             put(inv.response, sc.GEN_AI_RESPONSE_MODEL, string(field(self.started, "model")))
-        elif kind == "error":
-            inv.report_error(str(field(event, "code") or "error"), string(field(event, "message")))
+        else:
+            self.final = field(event, "response")
         return False
 
     def on_end(self, inv: Invocation) -> None:
