@@ -430,7 +430,11 @@ def render(results: Results) -> str:
     out += [
         "",
         "The child process first does the app's part (imports the OpenTelemetry SDK, creates its providers, and in "
-        "the first case `import openai`), then times `import genai_otel; genai_otel.instrument(...)`.",
+        "the first case `import openai`), then times `import genai_otel; genai_otel.instrument(...)`. In the first "
+        "case that is everything we load (the SDK is there, so every module of ours is wrapped at once); in the "
+        "second, our translation modules load later, with the app's own `import openai`. Our package's bytecode "
+        "is compiled before the runs, as pip does when installing a wheel (this machine sets "
+        "`PYTHONDONTWRITEBYTECODE`, so an editable checkout would otherwise recompile our source in every child).",
     ]
 
     out += ["", "## Switching and checks", ""]

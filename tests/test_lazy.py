@@ -16,10 +16,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 exporter = InMemorySpanExporter()
 provider = TracerProvider()
 provider.add_span_processor(SimpleSpanProcessor(exporter))
+before = set(sys.modules)
 genai_otel.instrument(tracer_provider=provider)
 loaded_after_instrument = sorted(m for m in sys.modules if m == "openai" or m.startswith("openai."))
+ours_after_instrument = sorted(
+    m for m in set(sys.modules) - before if m.startswith(("genai_otel", "opentelemetry", "wrapt"))
+)
 
 import openai  # the app's own import, after instrumentation
+# the import watcher leaves no trace: the SDK's own loader on the module and its spec, no finder left behind
+loader_ok = openai.__loader__ is openai.__spec__.loader and type(openai.__loader__).__name__ == "SourceFileLoader"
+finder_gone = not any(type(f).__module__.startswith("genai_otel") for f in sys.meta_path)
 from genai_otel.demo.server import FakeOpenAIServer
 
 with FakeOpenAIServer() as server:
@@ -31,11 +38,67 @@ with FakeOpenAIServer() as server:
     list(stream)
 genai_otel.uninstrument()
 spans = [s.name for s in exporter.get_finished_spans() if "gen_ai.operation.name" in (s.attributes or {})]
-print(json.dumps({"loaded": loaded_after_instrument, "spans": spans, "isinstance": isinstance_ok}))
+print(json.dumps({
+    "loaded": loaded_after_instrument,
+    "ours": ours_after_instrument,
+    "spans": spans,
+    "isinstance": isinstance_ok,
+    "import_watcher_gone": loader_ok and finder_gone,
+}))
 """
 
 
 def test_instrument_imports_no_sdk_and_still_instruments_it_later() -> None:
     done = subprocess.run([sys.executable, "-c", APP], capture_output=True, text=True, timeout=60, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"loaded": [], "spans": ["chat gpt-4o-mini", "chat gpt-4o-mini"], "isinstance": True}
+    # instrument() loaded only the installer, the configuration, the import watcher and the error guard: no
+    # translation module, no telemetry core, no wrapt, no opentelemetry.instrumentation (start-up cost; they load
+    # with the app's first openai import)
+    assert result == {
+        "loaded": [],
+        "ours": [
+            "genai_otel._imports",
+            "genai_otel._internal",
+            "genai_otel.config",
+            "genai_otel.providers",
+            "genai_otel.providers.openai",
+        ],
+        "spans": ["chat gpt-4o-mini", "chat gpt-4o-mini"],
+        "isinstance": True,
+        "import_watcher_gone": True,
+    }
+
+
+SHARED = """
+import json, logging
+import genai_otel
+from genai_otel.providers.openai import OpenAIInstrumentor
+import openai
+
+original = openai.resources.chat.completions.Completions.__dict__["create"]
+seen = []
+def state():
+    create = openai.resources.chat.completions.Completions.__dict__["create"]
+    wrappers = 0
+    while create is not original:
+        create, wrappers = create.__wrapped__, wrappers + 1
+    seen.append([OpenAIInstrumentor().is_instrumented_by_opentelemetry, wrappers])
+
+OpenAIInstrumentor().instrument()  # as opentelemetry-instrument does
+state()
+genai_otel.instrument()  # the app's own call as well: no second wrapper
+state()
+genai_otel.uninstrument()
+state()
+genai_otel.instrument()
+state()
+OpenAIInstrumentor().uninstrument()
+state()
+print(json.dumps(seen))
+"""
+
+
+def test_entry_point_instrumentor_and_instrument_share_one_state() -> None:
+    done = subprocess.run([sys.executable, "-c", SHARED], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [[True, 1], [True, 1], [False, 0], [True, 1], [False, 0]]
+    assert "already instrumented" not in done.stderr

@@ -6,7 +6,6 @@ Apps that set OpenTelemetry up in code call :func:`instrument` once after creati
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from genai_otel.version import __version__
@@ -14,14 +13,12 @@ from genai_otel.version import __version__
 __all__ = ["__version__", "instrument", "uninstrument"]
 
 
-def _instrumentors() -> list[Any]:
-    """The instrumentors of the SDKs that are installed (the SDKs themselves are not imported here)."""
-    found: list[Any] = []
-    if importlib.util.find_spec("openai") is not None:
-        from genai_otel.providers.openai import OpenAIInstrumentor
+def _installers() -> list[Any]:
+    """One installer module per supported SDK. They import nothing of their SDK (post-import hooks), so an SDK
+    that is not installed, or that the app never imports, costs nothing."""
+    from genai_otel.providers import openai
 
-        found.append(OpenAIInstrumentor())
-    return found
+    return [openai]
 
 
 def instrument(
@@ -34,17 +31,15 @@ def instrument(
 
     Providers default to the global ones. Configuration comes from the environment (see the README).
     """
-    for instrumentor in _instrumentors():
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(
-                tracer_provider=tracer_provider,
-                meter_provider=meter_provider,
-                logger_provider=logger_provider,
-            )
+    for installer in _installers():
+        installer.install(
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+        )
 
 
 def uninstrument() -> None:
     """Restore every instrumented SDK exactly. Idempotent."""
-    for instrumentor in _instrumentors():
-        if instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.uninstrument()
+    for installer in _installers():
+        installer.uninstall()

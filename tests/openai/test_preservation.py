@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 import genai_otel
 from genai_otel.demo.server import NOT_FOUND, RATE_LIMITED, SERVER_ERROR
+from genai_otel.providers import openai as installer
 from genai_otel.providers.openai import _HOOKS, _TARGETS, OpenAIInstrumentor, _resolve
 
 
@@ -378,8 +379,7 @@ def originals() -> Iterator[dict[tuple[Any, str], Any]]:
         for (owner, name), function in saved.items():
             if owner.__dict__.get(name) is not function:
                 setattr(owner, name, function)
-        instrumentor._is_instrumented_by_opentelemetry = False
-        instrumentor._wrapped = []
+        installer.uninstall()  # forget what it wrapped: the originals are back
 
 
 def chat(client: openai.OpenAI) -> None:

@@ -1,10 +1,15 @@
 """OpenAI SDK instrumentation: which methods are wrapped, and with which translation.
 
-Supported: ``openai`` 1.40 … 3.x; nothing of openai is imported until the app imports it.
-Wrapped (sync and async): ``chat.completions.create`` and ``.parse``
-(``.stream()`` goes through ``create``), ``completions.create``, ``embeddings.create``, ``responses.create`` and
-``.parse`` (``.stream()`` goes through ``create``), plus the private response hooks that keep
-``with_raw_response`` / ``with_streaming_response`` objects exact (see ``_common``).
+Supported: ``openai`` 1.40 … 3.x. Nothing of openai, and none of our translation modules, is imported until the
+app imports openai: :func:`install` registers a post-import hook per SDK module, and each module is wrapped when
+the app loads it (at once if it already has). Wrapped (sync and async): ``chat.completions.create`` and
+``.parse`` (``.stream()`` goes through ``create``), ``completions.create``, ``embeddings.create``,
+``responses.create`` and ``.parse`` (``.stream()`` goes through ``create``), plus the private response hooks
+that keep ``with_raw_response`` / ``with_streaming_response`` objects exact (see ``_common``).
+
+:func:`install` / :func:`uninstall` hold the state; ``OpenAIInstrumentor`` (the ``opentelemetry-instrument``
+entry point, in :mod:`.instrumentor`) and :func:`genai_otel.instrument` both drive them, so either way the SDK
+is wrapped once. This module imports no ``opentelemetry.instrumentation`` (~20 ms of start-up; bench/).
 """
 
 from __future__ import annotations
@@ -12,52 +17,50 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Collection
-from typing import Any
-
-import wrapt
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
+from typing import TYPE_CHECKING, Any
 
 from genai_otel import config as config_module
+from genai_otel._imports import when_imported
 from genai_otel._internal import swallowed
-from genai_otel.core.invocation import Telemetry
-from genai_otel.providers.openai import _common
-from genai_otel.providers.openai._common import Api
-from genai_otel.providers.openai.chat import ChatApi
-from genai_otel.providers.openai.completions import CompletionsApi
-from genai_otel.providers.openai.embeddings import EmbeddingsApi
-from genai_otel.providers.openai.responses import ResponsesApi
+
+if TYPE_CHECKING:
+    from genai_otel.core.invocation import Telemetry
+    from genai_otel.providers.openai.instrumentor import OpenAIInstrumentor
+
+__all__ = ["OpenAIInstrumentor", "install", "installed", "uninstall"]
 
 _log = logging.getLogger("genai_otel")
+MIN_VERSION = (1, 40)
 
-# (module, "Class.method", translation, is_async). Missing targets (older/newer SDKs) are skipped.
-_TARGETS: tuple[tuple[str, str, type[Api], bool], ...] = (
-    ("openai.resources.chat.completions", "Completions.create", ChatApi, False),
-    ("openai.resources.chat.completions", "AsyncCompletions.create", ChatApi, True),
-    ("openai.resources.chat.completions", "Completions.parse", ChatApi, False),
-    ("openai.resources.chat.completions", "AsyncCompletions.parse", ChatApi, True),
-    ("openai.resources.beta.chat.completions", "Completions.parse", ChatApi, False),
-    ("openai.resources.beta.chat.completions", "AsyncCompletions.parse", ChatApi, True),
-    ("openai.resources.completions", "Completions.create", CompletionsApi, False),
-    ("openai.resources.completions", "AsyncCompletions.create", CompletionsApi, True),
-    ("openai.resources.embeddings", "Embeddings.create", EmbeddingsApi, False),
-    ("openai.resources.embeddings", "AsyncEmbeddings.create", EmbeddingsApi, True),
-    ("openai.resources.responses", "Responses.create", ResponsesApi, False),
-    ("openai.resources.responses", "AsyncResponses.create", ResponsesApi, True),
-    ("openai.resources.responses", "Responses.parse", ResponsesApi, False),
-    ("openai.resources.responses", "AsyncResponses.parse", ResponsesApi, True),
+# (module, "Class.method", translation module and class, is_async). Missing targets (older/newer SDKs) are
+# skipped. The translations are named, not imported: they load with the first SDK module the app imports.
+_TARGETS: tuple[tuple[str, str, str, bool], ...] = (
+    ("openai.resources.chat.completions", "Completions.create", "chat.ChatApi", False),
+    ("openai.resources.chat.completions", "AsyncCompletions.create", "chat.ChatApi", True),
+    ("openai.resources.chat.completions", "Completions.parse", "chat.ChatApi", False),
+    ("openai.resources.chat.completions", "AsyncCompletions.parse", "chat.ChatApi", True),
+    ("openai.resources.beta.chat.completions", "Completions.parse", "chat.ChatApi", False),
+    ("openai.resources.beta.chat.completions", "AsyncCompletions.parse", "chat.ChatApi", True),
+    ("openai.resources.completions", "Completions.create", "completions.CompletionsApi", False),
+    ("openai.resources.completions", "AsyncCompletions.create", "completions.CompletionsApi", True),
+    ("openai.resources.embeddings", "Embeddings.create", "embeddings.EmbeddingsApi", False),
+    ("openai.resources.embeddings", "AsyncEmbeddings.create", "embeddings.EmbeddingsApi", True),
+    ("openai.resources.responses", "Responses.create", "responses.ResponsesApi", False),
+    ("openai.resources.responses", "AsyncResponses.create", "responses.ResponsesApi", True),
+    ("openai.resources.responses", "Responses.parse", "responses.ResponsesApi", False),
+    ("openai.resources.responses", "AsyncResponses.parse", "responses.ResponsesApi", True),
 )
 
-_HOOKS: tuple[tuple[str, str, Any], ...] = (
-    ("openai._response", "BaseAPIResponse._parse", _common.parse_hook),
-    ("openai._legacy_response", "LegacyAPIResponse._parse", _common.parse_hook),
-    ("openai._response", "APIResponse.close", _common.close_hook),
-    ("openai._response", "AsyncAPIResponse.close", _common.async_close_hook),
-    ("openai.lib.streaming.chat._completions", "ChatCompletionStream.close", _common.helper_close_hook),
-    ("openai.lib.streaming.chat._completions", "AsyncChatCompletionStream.close", _common.async_helper_close_hook),
-    ("openai.lib.streaming.responses._responses", "ResponseStream.close", _common.helper_close_hook),
-    ("openai.lib.streaming.responses._responses", "AsyncResponseStream.close", _common.async_helper_close_hook),
+# (module, "Class.method", hook function in _common)
+_HOOKS: tuple[tuple[str, str, str], ...] = (
+    ("openai._response", "BaseAPIResponse._parse", "parse_hook"),
+    ("openai._legacy_response", "LegacyAPIResponse._parse", "parse_hook"),
+    ("openai._response", "APIResponse.close", "close_hook"),
+    ("openai._response", "AsyncAPIResponse.close", "async_close_hook"),
+    ("openai.lib.streaming.chat._completions", "ChatCompletionStream.close", "helper_close_hook"),
+    ("openai.lib.streaming.chat._completions", "AsyncChatCompletionStream.close", "async_helper_close_hook"),
+    ("openai.lib.streaming.responses._responses", "ResponseStream.close", "helper_close_hook"),
+    ("openai.lib.streaming.responses._responses", "AsyncResponseStream.close", "async_helper_close_hook"),
 )
 
 # Where other OpenAI instrumentations hook in, besides the methods above (OpenInference wraps the client's
@@ -68,12 +71,13 @@ _FOREIGN_MARKERS = (
 )
 
 
-# wrapt 2 made FunctionWrapper a separate base from ObjectProxy; any of these means "someone wrapped this".
-_WRAPT_PROXIES: tuple[type, ...] = tuple(
-    t
-    for t in (getattr(wrapt, n, None) for n in ("ObjectProxy", "BaseObjectProxy", "FunctionWrapper"))
-    if isinstance(t, type)
-)
+@functools.cache
+def _wrapt_proxies() -> tuple[type, ...]:
+    """wrapt 2 made FunctionWrapper a separate base from ObjectProxy; any of these means "someone wrapped this"."""
+    import wrapt
+
+    names = ("ObjectProxy", "BaseObjectProxy", "FunctionWrapper")
+    return tuple(t for t in (getattr(wrapt, n, None) for n in names) if isinstance(t, type))
 
 
 def _resolve(module: Any, path: str) -> tuple[Any, str, Any] | None:
@@ -95,77 +99,161 @@ def _foreign_instrumentation(places: list[tuple[str, str]]) -> str | None:
     for module_name, path in places:
         module = sys.modules.get(module_name)
         found = _resolve(module, path) if module is not None else None
-        if found is not None and isinstance(found[2], _WRAPT_PROXIES):
+        if found is not None and isinstance(found[2], _wrapt_proxies()):
             return f"{module_name}.{path}"
     return None
 
 
-class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Instruments the ``openai`` SDK. Entry point name ``genai_openai``.
+class _State:
+    """What is installed. Module-level, so the entry-point instrumentor and ``genai_otel.instrument()`` share it."""
 
-    Lazy: ``instrument()`` imports nothing of openai. Each SDK module is wrapped when it is loaded (a wrapt
-    post-import hook; immediately if it already is), so an app that never imports openai never pays for it, and the
-    SDK's lazily loaded modules stay lazy.
-    """
+    generation = 0  # bumped by install() and uninstall(): hooks of an earlier generation do nothing
+    installed = False
+    warned = False
+    providers: dict[str, Any] = {}
+    config: config_module.Config | None = None
+    plan: dict[str, list[tuple[str, Any]]] | None = None  # module → [(path, wrapper)], built on first use
+    wrapped: list[tuple[Any, str]] = []
 
-    # BaseInstrumentor is a singleton whose __init__ runs on every construction: keep state out of __init__.
-    _wrapped: list[tuple[Any, str]]
-    _generation: int = 0
-    _warned: bool = False
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return ("openai >= 1.40",)
+def installed() -> bool:
+    return _State.installed
 
-    def _instrument(self, **kwargs: Any) -> None:
-        telemetry = Telemetry(
-            kwargs.get("config") or config_module.from_env(),
-            kwargs.get("tracer_provider"),
-            kwargs.get("meter_provider"),
-            kwargs.get("logger_provider"),
-        )
-        self._wrapped = []
-        self._warned = False
-        self._generation += 1
-        plan: dict[str, list[tuple[str, Any]]] = {}
-        apis: dict[type[Api], Api] = {}
-        for module_name, path, api_class, is_async in _TARGETS:
-            api = apis.get(api_class) or apis.setdefault(api_class, api_class())
-            make = _common.async_wrapper if is_async else _common.sync_wrapper
-            plan.setdefault(module_name, []).append((path, make(telemetry, api)))
-        for module_name, path, hook in _HOOKS:
-            plan.setdefault(module_name, []).append((path, hook))
-        for module_name, items in plan.items():
-            wrapt.register_post_import_hook(functools.partial(self._install, self._generation, items), module_name)
 
-    def _install(self, generation: int, items: list[tuple[str, Any]], module: Any) -> None:
-        """Wrap one loaded SDK module's methods (a post-import hook: it must never raise into the import)."""
-        try:
-            if generation != self._generation:
-                return  # registered by an earlier instrument(); uninstrumented since
-            places = [(module.__name__, path) for path, _ in items] + list(_FOREIGN_MARKERS)
-            foreign = _foreign_instrumentation(places)
-            if foreign is not None:
-                if not self._warned:
-                    self._warned = True
-                    _log.warning(
-                        "genai-otel: another OpenAI instrumentation is already active (%s is wrapped); genai-otel "
-                        "leaves those OpenAI methods alone, to avoid a second span per call. Disable one of them, "
-                        "e.g. with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=genai_openai.",
-                        foreign,
-                    )
-                return
-            for path, wrapper in items:
-                found = _resolve(module, path)
-                if found is not None:
-                    owner, name, _ = found
-                    wrapt.wrap_function_wrapper(owner, name, wrapper)
-                    self._wrapped.append((owner, name))
-        except Exception:
-            swallowed(f"instrumenting {getattr(module, '__name__', module)}")
+def install(
+    *,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    logger_provider: Any = None,
+    config: config_module.Config | None = None,
+) -> None:
+    """Wrap the OpenAI SDK (now for its loaded modules, on import for the others). No-op when installed."""
+    if _State.installed:
+        return
+    _State.installed = True
+    _State.generation += 1
+    _State.warned = False
+    _State.wrapped = []
+    _State.plan = None
+    _State.config = config or config_module.from_env()
+    _State.providers = {
+        "tracer_provider": tracer_provider,
+        "meter_provider": meter_provider,
+        "logger_provider": logger_provider,
+    }
+    when_imported("openai", functools.partial(_on_sdk, _State.generation))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
-        self._generation += 1  # hooks still waiting for their module will do nothing
-        wrapped = getattr(self, "_wrapped", [])
-        while wrapped:
-            owner, name = wrapped.pop()
-            unwrap(owner, name)
+
+def _on_sdk(generation: int, sdk: Any) -> None:
+    """The app imported openai (or had): wrap its loaded modules now, the lazily loaded ones when they load."""
+    if generation != _State.generation:
+        return  # registered by an earlier install(), uninstalled since
+    import wrapt  # only now: its own imports (asyncio, importlib.metadata) are the SDK's anyway
+
+    for module_name in dict.fromkeys([t[0] for t in _TARGETS] + [h[0] for h in _HOOKS]):
+        wrapt.register_post_import_hook(functools.partial(_install_module, generation), module_name)
+
+
+def uninstall() -> None:
+    """Restore every wrapped SDK method exactly (the very function objects). No-op when not installed."""
+    if not _State.installed:
+        return
+    _State.installed = False
+    _State.generation += 1  # hooks still waiting for their module will do nothing
+    _State.plan = None
+    wrapped = _State.wrapped
+    while wrapped:
+        owner, name = wrapped.pop()
+        current = owner.__dict__.get(name)
+        if isinstance(current, _wrapt_proxies()):
+            setattr(owner, name, getattr(current, "__wrapped__"))  # noqa: B009
+
+
+def _telemetry() -> Telemetry:
+    from genai_otel.core.invocation import Telemetry
+
+    assert _State.config is not None
+    return Telemetry(_State.config, **_State.providers)
+
+
+def _plan() -> dict[str, list[tuple[str, Any]]]:
+    """Module → what to wrap in it, with our wrappers; built (and the translations imported) once per install."""
+    if _State.plan is not None:
+        return _State.plan
+    import importlib
+
+    from genai_otel.providers.openai import _common
+
+    telemetry = _telemetry()
+    plan: dict[str, list[tuple[str, Any]]] = {}
+    apis: dict[str, Any] = {}
+    for module_name, path, api_name, is_async in _TARGETS:
+        api = apis.get(api_name)
+        if api is None:
+            module, _, cls = api_name.partition(".")
+            api = apis[api_name] = getattr(importlib.import_module(f"{__name__}.{module}"), cls)()
+        make = _common.async_wrapper if is_async else _common.sync_wrapper
+        plan.setdefault(module_name, []).append((path, make(telemetry, api)))
+    for module_name, path, hook in _HOOKS:
+        plan.setdefault(module_name, []).append((path, getattr(_common, hook)))
+    _State.plan = plan
+    return plan
+
+
+def _version_ok() -> bool:
+    """The SDK is one we support."""
+    try:
+        from openai._version import __version__ as version
+
+        found = tuple(int(part) for part in str(version).split(".")[:2])
+    except Exception:
+        return True  # a development build, or a layout we do not know: try
+    if found >= MIN_VERSION:
+        return True
+    if not _State.warned:
+        _State.warned = True
+        _log.warning("genai-otel: openai %s is older than 1.40, which genai-otel needs; not instrumenting it", version)
+    return False
+
+
+def _wrap(owner: Any, name: str, wrapper: Any) -> None:
+    import wrapt
+
+    wrapt.wrap_function_wrapper(owner, name, wrapper)
+
+
+def _install_module(generation: int, module: Any) -> None:
+    """Wrap one loaded SDK module's methods (a post-import hook: it must never raise into the import)."""
+    try:
+        if generation != _State.generation or not _version_ok():
+            return  # registered by an earlier install(), uninstalled since; or an SDK we do not support
+        items = _plan().get(module.__name__, [])
+        places = [(module.__name__, path) for path, _ in items] + list(_FOREIGN_MARKERS)
+        foreign = _foreign_instrumentation(places)
+        if foreign is not None:
+            if not _State.warned:
+                _State.warned = True
+                _log.warning(
+                    "genai-otel: another OpenAI instrumentation is already active (%s is wrapped); genai-otel "
+                    "leaves those OpenAI methods alone, to avoid a second span per call. Disable one of them, "
+                    "e.g. with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=genai_openai.",
+                    foreign,
+                )
+            return
+        for path, wrapper in items:
+            found = _resolve(module, path)
+            if found is not None:
+                owner, name, _ = found
+                _wrap(owner, name, wrapper)
+                _State.wrapped.append((owner, name))
+    except Exception:
+        swallowed(f"instrumenting {getattr(module, '__name__', module)}")
+
+
+def __getattr__(name: str) -> Any:
+    # The entry point's class loads opentelemetry.instrumentation, which genai_otel.instrument() does not need.
+    if name == "OpenAIInstrumentor":
+        from genai_otel.providers.openai.instrumentor import OpenAIInstrumentor
+
+        return OpenAIInstrumentor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
