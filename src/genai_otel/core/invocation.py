@@ -42,7 +42,7 @@ SCOPE = "genai_otel"
 class Telemetry:
     """What one instrumentor uses of OpenTelemetry: a tracer, the instruments, an event logger, the config."""
 
-    __slots__ = ("config", "endpoint_cache", "instruments", "logger", "tracer")
+    __slots__ = ("capture", "config", "endpoint_cache", "instruments", "logger", "tracer")
 
     def __init__(
         self,
@@ -53,6 +53,7 @@ class Telemetry:
         scope: str = SCOPE,
     ) -> None:
         self.config = config
+        self.capture = config.capture_content  # read on every call: a plain attribute, not the property
         # id(base URL object) → (that object, its endpoint), filled by the adapters
         self.endpoint_cache: dict[int, tuple[object, Endpoint]] = {}
         self.tracer = trace.get_tracer(scope, __version__, tracer_provider, schema_url=sc.SCHEMA_URL)
@@ -170,7 +171,7 @@ class Invocation:
         self._telemetry = telemetry
         self.attributes = attributes
         self.response: dict[str, AttributeValue] = {}
-        self.capture = telemetry.config.capture_content
+        self.capture = telemetry.capture
         self._content: dict[str, Any] | None = None
         self._ended = False
         self._first_chunk = 0
