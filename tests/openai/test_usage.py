@@ -65,3 +65,28 @@ def test_odd_usage_values_are_skipped() -> None:
     resp: dict[str, Any] = {}
     usage_attributes({"prompt_tokens": "12", "completion_tokens": True, "prompt_tokens_details": 5}, CHAT_USAGE, resp)
     assert resp == {}
+
+
+def test_fields_the_sdk_does_not_declare_are_read_too() -> None:
+    """A server may send a count an older SDK has no field for: pydantic keeps it as an extra, and we read it."""
+    from openai.types.completion_usage import PromptTokensDetails
+
+    from genai_otel.providers.openai._common import view
+
+    details = PromptTokensDetails.model_validate({"cached_tokens": 3, "cache_write_tokens": 4, "brand_new_tokens": 9})
+    assert view(details)["brand_new_tokens"] == 9  # an extra
+    assert view(details)["cached_tokens"] == 3  # a declared field
+    assert view({"a": 1}) == {"a": 1}
+    assert dict(view(None)) == {} and dict(view(5)) == {} and dict(view("text")) == {}
+
+    # the same through the usage table: a usage model whose details arrive as extras of a plain dict shape
+    usage = CompletionUsage.model_construct(
+        prompt_tokens=10, completion_tokens=2, total_tokens=12, prompt_tokens_details={"cached_tokens": 6}
+    )
+    resp: dict[str, Any] = {}
+    usage_attributes(usage, CHAT_USAGE, resp)
+    assert resp == {
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 10,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 2,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 6,
+    }
