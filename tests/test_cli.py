@@ -3,7 +3,8 @@ closed port and to a local OTLP/HTTP receiver.
 
 Token counts are the built-in server's: whitespace word counts of every message ``content`` (and, for the
 Responses API, of ``input`` plus ``instructions``); its default reply has ten words; a tool call's output
-is the word count of ``{"city": "Paris"}`` (two).
+is the word count of ``{"city": "Paris"}`` (two). The agent step makes two LLM calls (the tool call, then the
+answer from the tool's result) inside an ``invoke_agent`` span, with an ``execute_tool`` span between them.
 """
 
 from __future__ import annotations
@@ -33,13 +34,20 @@ from genai_otel.providers.openai import OpenAIInstrumentor
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 # (operation, request model, response model, input tokens, output tokens, finish reasons, error.type)
+AGENT = ("invoke_agent", None, None, 7 + 11, 2 + 10, [], None)
+TOOL = ("execute_tool", None, None, None, None, [], None)
 EXPECTED_CALLS = [
     # system "You are a concise assistant." (5) + "Say hello to OpenTelemetry in one sentence." (7)
     ("chat", "gpt-4o-mini", "gpt-4o-mini-2026-01-01", 12, 10, ["stop"], None),
     # system (5) + "Tell me a very short story about tracing." (8); ten chunks of one word
     ("chat", "gpt-4o-mini", "gpt-4o-mini-2026-01-01", 13, 10, ["stop"], None),
+    # the agent: its span has the usage of its two calls summed
+    AGENT,
     # "What is the weather in Paris today?" (7); arguments {"city": "Paris"} (2)
     ("chat", "gpt-4o-mini", "gpt-4o-mini-2026-01-01", 7, 2, ["tool_calls"], None),
+    TOOL,
+    # the question (7) + the tool's result {"city": "Paris", "celsius": 21} (4); the default reply (10)
+    ("chat", "gpt-4o-mini", "gpt-4o-mini-2026-01-01", 11, 10, ["stop"], None),
     # "OpenTelemetry traces LLM calls." (4) + "Spans, metrics and events." (4)
     ("embeddings", "text-embedding-3-small", "text-embedding-3-small-2026-01-01", 8, None, [], None),
     # instructions (5) + "Explain an OpenTelemetry span in one sentence." (7)
@@ -83,7 +91,7 @@ def test_demo_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(summary) == {"calls", "metrics", "exported_to"}
 
     calls = summary["calls"]
-    assert len(calls) == 6
+    assert len(calls) == 9
     got = [
         (
             c["operation"],
@@ -97,12 +105,17 @@ def test_demo_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
         for c in calls
     ]
     assert got == EXPECTED_CALLS
-    assert {c["provider"] for c in calls} == {"openai"}
-    assert [c["stream"] for c in calls] == [False, True, False, False, False, False]
-    assert [c["expected_error"] for c in calls] == [False] * 5 + [True]
+    assert [c["provider"] for c in calls] == ["openai"] * 2 + [None, "openai", None] + ["openai"] * 4
+    assert [c["agent"] for c in calls] == [None] * 2 + ["weather-assistant"] + [None, "weather-assistant"] + [None] * 4
+    assert [c["tool"] for c in calls] == [None] * 4 + ["get_weather"] + [None] * 4
+    assert [c["stream"] for c in calls] == [False, True] + [False] * 7
+    assert [c["expected_error"] for c in calls] == [False] * 8 + [True]
     assert [c["span_name"] for c in calls] == [
         "chat gpt-4o-mini",
         "chat gpt-4o-mini",
+        "invoke_agent weather-assistant",
+        "chat gpt-4o-mini",
+        "execute_tool get_weather",
         "chat gpt-4o-mini",
         "embeddings text-embedding-3-small",
         "chat gpt-4o-mini",
@@ -117,19 +130,24 @@ def test_demo_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
 
     metrics = summary["metrics"]
     duration = metrics["gen_ai.client.operation.duration"]
-    assert (duration["count"], duration["errors"]) == (6, 1)
-    assert duration["sum_ms"] == pytest.approx(sum(c["latency_ms"] for c in calls), abs=0.1)
+    llm_calls = [c for c in calls if c["operation"] in ("chat", "embeddings")]
+    assert (duration["count"], duration["errors"]) == (7, 1)
+    assert duration["sum_ms"] == pytest.approx(sum(c["latency_ms"] for c in llm_calls), abs=0.1)
     assert metrics["gen_ai.client.token.usage"] == {
-        "input": {"count": 5, "sum": 12 + 13 + 7 + 8 + 12},
-        "output": {"count": 4, "sum": 10 + 10 + 2 + 10},
+        "input": {"count": 6, "sum": 12 + 13 + 7 + 11 + 8 + 12},
+        "output": {"count": 5, "sum": 10 + 10 + 2 + 10 + 10},
     }
+    agent = metrics["gen_ai.invoke_agent.duration"]
+    assert (agent["count"], agent["inference_calls"], agent["tool_calls"]) == (1, 2, 1)
+    assert agent["sum_ms"] == pytest.approx(calls[2]["latency_ms"], abs=0.01)
+    assert metrics["gen_ai.execute_tool.duration"]["count"] == 1
     ttfc = metrics["gen_ai.client.operation.time_to_first_chunk"]
     assert ttfc["count"] == 1
     assert ttfc["sum_ms"] == pytest.approx(stream["time_to_first_chunk_ms"], abs=0.01)
     # role chunk + 10 content chunks + finish chunk + usage chunk = 13 chunks, 12 intervals
     assert metrics["gen_ai.client.operation.time_per_output_chunk"]["count"] == 12
     # One details event per inference call; embeddings have none.
-    assert metrics["content_events"] == 5
+    assert metrics["content_events"] == 6
 
     assert summary["exported_to"] == {
         "otlp": False,
@@ -151,14 +169,18 @@ def test_demo_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     for expected in (
         "[1/6] chat completion",
         "[2/6] streamed chat completion",
-        "[3/6] tool call (get_weather)",
+        "[3/6] agent with a tool",
         "[4/6] embeddings",
         "[5/6] Responses API",
         "[6/6] error, on purpose (model 'rate-limited')",
-        '    model asked for get_weather({"city": "Paris"})',
+        '    ran get_weather({"city": "Paris"}) -> {"city": "Paris", "celsius": 21}; the',
         "    2 vectors of 8 dimensions",
-        "Telemetry: 6 GenAI spans",
-        "[4] embeddings: span 'embeddings text-embedding-3-small'",
+        "Telemetry: 9 GenAI spans",
+        "[3] agent with a tool: span 'invoke_agent weather-assistant'",
+        "    operation invoke_agent   agent weather-assistant",
+        "[5] agent with a tool: span 'execute_tool get_weather'",
+        "    operation execute_tool   tool get_weather   agent weather-assistant",
+        "[7] embeddings: span 'embeddings text-embedding-3-small'",
         "    model gpt-4o-mini -> gpt-4o-mini-2026-01-01",
         "    in-memory only (set OTEL_EXPORTER_OTLP_ENDPOINT to send it to a collector)",
     ):
@@ -172,9 +194,11 @@ def test_demo_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(stream_facts) == 1 and "first chunk" in stream_facts[0]
     assert any("error.type 429 (expected)" in line for line in lines)
     rows = [line.split() for line in lines]
-    assert ["gen_ai.client.operation.duration", "6", "calls,", "1", "with", "error"] in rows
-    assert ["gen_ai.client.token.usage", "input", "52,", "output", "32", "tokens"] in rows
-    assert ["gen_ai.client.inference.operation.details", "5"] in rows
+    assert ["gen_ai.client.operation.duration", "7", "calls,", "1", "with", "error"] in rows
+    assert ["gen_ai.client.token.usage", "input", "63,", "output", "42", "tokens"] in rows
+    assert "gen_ai.invoke_agent.duration runs 1, LLM calls 2, tools 1" in map(" ".join, rows)
+    assert ["gen_ai.execute_tool.duration", "1", "tool", "execution(s)"] in rows
+    assert ["gen_ai.client.inference.operation.details", "6"] in rows
 
 
 def test_user_capture_setting_wins(
@@ -195,7 +219,7 @@ def test_console_script() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
     done = subprocess.run([str(script), "demo"], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
-    assert "Telemetry: 6 GenAI spans" in done.stdout
+    assert "Telemetry: 9 GenAI spans" in done.stdout
     assert "in-memory only" in done.stdout
     assert done.stderr == ""
 
@@ -217,7 +241,7 @@ def test_unreachable_collector_does_not_break_the_demo(
     code, summary = _run_json(capsys)
     assert code == 0
     assert time.monotonic() - started < 8
-    assert len(summary["calls"]) == 6
+    assert len(summary["calls"]) == 9
     exported = summary["exported_to"]
     assert exported["otlp"] is True
     assert exported["protocol"] == "http/protobuf"
@@ -226,8 +250,8 @@ def test_unreachable_collector_does_not_break_the_demo(
         assert info["endpoint"] == f"http://127.0.0.1:{port}/v1/{signal}"
         assert info["exported"] == 0
         assert info["failed"] > 0
-    assert exported["signals"]["traces"]["failed"] == 6
-    assert exported["signals"]["logs"]["failed"] == 5
+    assert exported["signals"]["traces"]["failed"] == 9
+    assert exported["signals"]["logs"]["failed"] == 6
     assert _new_threads(before) == []
 
 
@@ -269,8 +293,8 @@ def test_exports_to_an_otlp_http_receiver(
     signals = summary["exported_to"]["signals"]
     assert summary["exported_to"]["service_name"] == "demo-under-test"
     assert {s: (i["exported"], i["failed"]) for s, i in signals.items() if s != "metrics"} == {
-        "traces": (6, 0),
-        "logs": (5, 0),
+        "traces": (9, 0),
+        "logs": (6, 0),
     }
     assert signals["metrics"]["exported"] > 0 and signals["metrics"]["failed"] == 0
 
@@ -287,13 +311,18 @@ def test_exports_to_an_otlp_http_receiver(
     for body in received["/v1/metrics"]:
         metrics.MergeFromString(body)
     metric_names = {m.name for rm in metrics.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
-    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= metric_names
+    assert {
+        "gen_ai.client.operation.duration",
+        "gen_ai.client.token.usage",
+        "gen_ai.invoke_agent.duration",
+        "gen_ai.execute_tool.duration",
+    } <= metric_names
 
     logs = ExportLogsServiceRequest()
     for body in received["/v1/logs"]:
         logs.MergeFromString(body)
     events = [r.event_name for rl in logs.resource_logs for sl in rl.scope_logs for r in sl.log_records]
-    assert events == ["gen_ai.client.inference.operation.details"] * 5
+    assert events == ["gen_ai.client.inference.operation.details"] * 6
 
 
 def test_unsupported_protocol_is_a_usage_error(
@@ -327,7 +356,7 @@ def test_already_instrumented_process(capsys: pytest.CaptureFixture[str]) -> Non
         if still_instrumented:
             OpenAIInstrumentor().uninstrument()
     assert code == 0
-    assert len(json.loads(captured.out)["calls"]) == 6
+    assert len(json.loads(captured.out)["calls"]) == 9
     assert not still_instrumented
     assert "already instrumented" in captured.err
 

@@ -59,6 +59,7 @@ def test_instrument_imports_no_sdk_and_still_instruments_it_later() -> None:
         "ours": [
             "genai_otel._imports",
             "genai_otel._internal",
+            "genai_otel._providers",
             "genai_otel.config",
             "genai_otel.providers",
             "genai_otel.providers.openai",

@@ -6,11 +6,14 @@ Apps that set OpenTelemetry up in code call :func:`instrument` once after creati
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genai_otel.version import __version__
 
-__all__ = ["__version__", "instrument", "uninstrument"]
+if TYPE_CHECKING:
+    from genai_otel.core.agents import AgentInvocation, ToolExecution
+
+__all__ = ["__version__", "agent", "instrument", "tool", "uninstrument"]
 
 
 def _installers() -> list[Any]:
@@ -43,3 +46,43 @@ def uninstrument() -> None:
     """Restore every instrumented SDK exactly. Idempotent."""
     for installer in _installers():
         installer.uninstall()
+
+
+def agent(
+    name: str | None,
+    *,
+    description: str | None = None,
+    conversation_id: str | None = None,
+    model: str | None = None,
+) -> AgentInvocation:
+    """Mark one invocation of an in-process agent: ``with genai_otel.agent("support-bot"):`` (or ``async with``).
+
+    The block gets an ``invoke_agent {name}`` span that parents the LLM calls made in it, with their token usage
+    summed, and the ``gen_ai.invoke_agent.*`` metrics (duration; inference and tool calls per invocation, counted
+    for this agent only, not for sub-agents). ``conversation_id`` also goes on every LLM call span in the block
+    (and in nested agents); ``model`` only if the agent is bound to that one model. An exception leaving the
+    block is recorded as ``error.type`` and re-raised unchanged. Use a new ``agent(...)`` for each invocation.
+    """
+    from genai_otel.core.agents import AgentInvocation
+
+    return AgentInvocation(name, description=description, conversation_id=conversation_id, model=model)
+
+
+def tool(
+    name: str,
+    *,
+    call_id: str | None = None,
+    type: str | None = "function",
+    description: str | None = None,
+    arguments: Any = None,
+) -> ToolExecution:
+    """Mark one execution of a tool the model asked for: ``with genai_otel.tool("get_weather", call_id=c.id) as t:``.
+
+    The block gets an ``execute_tool {name}`` span (a child of the current agent's span, carrying the agent's
+    name) and a ``gen_ai.execute_tool.duration`` point; it counts as one of the agent's tool calls. Pass the
+    model's ``call_id`` to tie the span to the tool call in the LLM span's output. ``arguments`` and the value
+    given to ``t.set_result(...)`` are recorded only when content capture includes spans.
+    """
+    from genai_otel.core.agents import ToolExecution
+
+    return ToolExecution(name, call_id=call_id, type=type, description=description, arguments=arguments)

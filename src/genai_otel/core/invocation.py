@@ -24,6 +24,7 @@ from genai_otel import semconv as sc
 from genai_otel._internal import swallowed
 from genai_otel.config import Config
 from genai_otel.core import content
+from genai_otel.core.context import agent_of
 from genai_otel.core.endpoints import Endpoint
 from genai_otel.core.metrics import CHUNK_METRIC_ATTRIBUTE_KEYS, METRIC_ATTRIBUTE_KEYS, Instruments
 from genai_otel.version import __version__
@@ -122,6 +123,7 @@ _LATE_CHUNK_METRIC_KEYS = tuple(k for k in CHUNK_METRIC_ATTRIBUTE_KEYS if k not 
 
 class Invocation:
     __slots__ = (
+        "_agent",
         "_content",
         "_context",
         "_ended",
@@ -166,6 +168,15 @@ class Invocation:
         attributes.update(base)
         if stream:
             attributes[sc.GEN_AI_REQUEST_STREAM] = True
+        # Inside genai_otel.agent(...): count this call for the agent, and carry its conversation id.
+        agent = agent_of(parent if parent is not None else context.get_current())
+        if agent is not None and operation in _EVENT_OPERATIONS:
+            agent.inference_calls += 1
+            if agent.conversation_id and sc.GEN_AI_CONVERSATION_ID not in attributes:
+                attributes[sc.GEN_AI_CONVERSATION_ID] = agent.conversation_id
+        else:
+            agent = None
+        self._agent = agent
         self._metric_base = base
         self._context = parent
         self._telemetry = telemetry
@@ -310,6 +321,8 @@ class Invocation:
         output_tokens = resp.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS)
         if isinstance(output_tokens, int):
             instruments.token_usage.record(output_tokens, {**metric_attrs, **_OUTPUT}, _NO_EXEMPLAR)
+        if self._agent is not None:
+            self._agent.add_usage(input_tokens, output_tokens)
 
         config = telemetry.config
         prepared = self._prepared_content(config) if self._content else None

@@ -37,12 +37,26 @@ def _histogram(meter: Meter, spec: sc.MetricSpec) -> Histogram:
 
 
 class Instruments:
-    """Histograms of the GenAI client metrics."""
+    """Histograms of the GenAI client metrics, and of the agent and tool metrics that
+    :func:`genai_otel.agent` / :func:`genai_otel.tool` record."""
 
-    __slots__ = ("duration", "time_per_output_chunk", "time_to_first_chunk", "token_usage")
+    __slots__ = (
+        "agent_duration",
+        "agent_inference_calls",
+        "agent_tool_calls",
+        "duration",
+        "time_per_output_chunk",
+        "time_to_first_chunk",
+        "token_usage",
+        "tool_duration",
+    )
 
     def __init__(self, meter: Meter) -> None:
         self.duration = _histogram(meter, sc.GEN_AI_CLIENT_OPERATION_DURATION)
         self.token_usage = _histogram(meter, sc.GEN_AI_CLIENT_TOKEN_USAGE)
         self.time_to_first_chunk = _histogram(meter, sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
         self.time_per_output_chunk = _histogram(meter, sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK)
+        self.agent_duration = _histogram(meter, sc.GEN_AI_INVOKE_AGENT_DURATION)
+        self.agent_inference_calls = _histogram(meter, sc.GEN_AI_INVOKE_AGENT_INFERENCE_CALLS)
+        self.agent_tool_calls = _histogram(meter, sc.GEN_AI_INVOKE_AGENT_TOOL_CALLS)
+        self.tool_duration = _histogram(meter, sc.GEN_AI_EXECUTE_TOOL_DURATION)

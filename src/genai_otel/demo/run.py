@@ -85,6 +85,7 @@ SYSTEM_PROMPT = "You are a concise assistant."
 CHAT_PROMPT = "Say hello to OpenTelemetry in one sentence."
 STREAM_PROMPT = "Tell me a very short story about tracing."
 TOOL_PROMPT = "What is the weather in Paris today?"
+AGENT_NAME = "weather-assistant"
 EMBEDDING_INPUTS = ("OpenTelemetry traces LLM calls.", "Spans, metrics and events.")
 RESPONSES_PROMPT = "Explain an OpenTelemetry span in one sentence."
 ERROR_PROMPT = "This call is meant to fail."
@@ -468,21 +469,40 @@ def _stream(ctx: _Context) -> str:
     return ""  # already printed, live
 
 
-def _tool_call(ctx: _Context) -> str:
-    completion = ctx.client.chat.completions.create(
-        model=ctx.model,
-        messages=[{"role": "user", "content": TOOL_PROMPT}],
-        tools=[WEATHER_TOOL],
-    )
-    message = completion.choices[0].message
-    calls = [
-        f"{call.function.name}({call.function.arguments})"
-        for call in message.tool_calls or ()
-        if getattr(call, "function", None) is not None
-    ]
-    if calls:
-        return "model asked for " + ", ".join(calls)
-    return f"no tool call; the model answered: {str(message.content or '').strip()}"
+def _get_weather(city: str) -> dict[str, Any]:
+    """The demo's tool: a local function the model can ask for."""
+    return {"city": city, "celsius": 21}
+
+
+def _agent_turn(ctx: _Context) -> str:
+    """A small agent: the model asks for a tool, the app runs it, the model answers with the result.
+
+    ``genai_otel.agent`` and ``genai_otel.tool`` are the app's only telemetry code: they add the invoke_agent span
+    (parent of the two LLM calls, with their usage summed) and the execute_tool span, and the agent/tool metrics.
+    """
+    question = {"role": "user", "content": TOOL_PROMPT}
+    with genai_otel.agent(AGENT_NAME, description="Answers weather questions with a tool."):
+        first = ctx.client.chat.completions.create(model=ctx.model, messages=[question], tools=[WEATHER_TOOL])
+        message = first.choices[0].message
+        calls = [c for c in message.tool_calls or () if getattr(c, "function", None) is not None]
+        if not calls:
+            return f"no tool call; the model answered: {str(message.content or '').strip()}"
+        messages: list[Any] = [question, message.model_dump(exclude_none=True)]
+        ran: list[str] = []
+        for call in calls:
+            name, arguments = call.function.name, call.function.arguments
+            with genai_otel.tool(name, call_id=call.id, arguments=arguments) as execution:
+                try:
+                    city = str(json.loads(arguments).get("city", ""))
+                except (ValueError, AttributeError):
+                    city = ""
+                result = _get_weather(city)
+                execution.set_result(result)
+            ran.append(f"{name}({arguments}) -> {json.dumps(result)}")
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
+        answer = ctx.client.chat.completions.create(model=ctx.model, messages=messages, tools=[WEATHER_TOOL])
+        text = str(answer.choices[0].message.content or "").strip()
+    return "ran " + ", ".join(ran) + f"; the model answered: {text}"
 
 
 def _embeddings(ctx: _Context) -> str:
@@ -517,7 +537,7 @@ def _steps(local: bool) -> list[_Step]:
     return [
         _Step("chat completion", _chat),
         _Step("streamed chat completion", _stream),
-        _Step("tool call (get_weather)", _tool_call),
+        _Step("agent with a tool", _agent_turn),
         _Step("embeddings", _embeddings),
         _Step("Responses API", _responses),
         _Step(f"error, on purpose (model {_error_model(local)!r})", _error, expect_error=True),
@@ -603,6 +623,8 @@ def _call_summary(outcome: _Outcome, span: ReadableSpan) -> dict[str, Any]:
         "finish_reasons": get(sc.GEN_AI_RESPONSE_FINISH_REASONS) or [],
         "error_type": get(sc.ERROR_TYPE),
         "expected_error": outcome.step.expect_error,
+        "agent": get(sc.GEN_AI_AGENT_NAME),
+        "tool": get(sc.GEN_AI_TOOL_NAME),
     }
 
 
@@ -621,6 +643,10 @@ def _metrics_summary(data: MetricsData | None, events: int) -> dict[str, Any]:
     tokens = _histogram_points(data, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
     ttfc = _histogram_points(data, sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name)
     tpoc = _histogram_points(data, sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name)
+    agent = _histogram_points(data, sc.GEN_AI_INVOKE_AGENT_DURATION.name)
+    inference_calls = _histogram_points(data, sc.GEN_AI_INVOKE_AGENT_INFERENCE_CALLS.name)
+    tool_calls = _histogram_points(data, sc.GEN_AI_INVOKE_AGENT_TOOL_CALLS.name)
+    tool = _histogram_points(data, sc.GEN_AI_EXECUTE_TOOL_DURATION.name)
 
     def timing(points: list[HistogramDataPoint]) -> dict[str, Any]:
         return {"count": sum(p.count for p in points), "sum_ms": round(sum(p.sum for p in points) * 1000, 3)}
@@ -637,6 +663,12 @@ def _metrics_summary(data: MetricsData | None, events: int) -> dict[str, Any]:
         sc.GEN_AI_CLIENT_TOKEN_USAGE.name: {kind: token_type(kind) for kind in ("input", "output")},
         sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name: timing(ttfc),
         sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name: timing(tpoc),
+        sc.GEN_AI_INVOKE_AGENT_DURATION.name: {
+            **timing(agent),
+            "inference_calls": int(sum(p.sum for p in inference_calls)),
+            "tool_calls": int(sum(p.sum for p in tool_calls)),
+        },
+        sc.GEN_AI_EXECUTE_TOOL_DURATION.name: timing(tool),
         "content_events": events,
     }
 
@@ -685,13 +717,21 @@ def _text_summary(summary: dict[str, Any], problems: list[str]) -> list[str]:
     for index, call in enumerate(calls, 1):
         stream = " (stream)" if call["stream"] else ""
         lines.append(f"[{index}] {call['label']}: span {call['span_name']!r}{stream}")
-        lines += _wrap_items(
-            [
-                f"operation {call['operation']}",
-                f"provider {call['provider']}",
-                f"model {call['request_model'] or '-'} -> {call['response_model'] or '-'}",
-            ]
-        )
+        if call["provider"] is None:  # an agent or tool span: no provider, no model
+            who = [f"operation {call['operation']}"]
+            if call["tool"] is not None:
+                who.append(f"tool {call['tool']}")
+            if call["agent"] is not None:
+                who.append(f"agent {call['agent']}")
+            lines += _wrap_items(who)
+        else:
+            lines += _wrap_items(
+                [
+                    f"operation {call['operation']}",
+                    f"provider {call['provider']}",
+                    f"model {call['request_model'] or '-'} -> {call['response_model'] or '-'}",
+                ]
+            )
         facts: list[str] = []
         if call["input_tokens"] is not None or call["output_tokens"] is not None:
             tokens_in = "-" if call["input_tokens"] is None else call["input_tokens"]
@@ -712,6 +752,8 @@ def _text_summary(summary: dict[str, Any], problems: list[str]) -> list[str]:
     tokens = metrics[sc.GEN_AI_CLIENT_TOKEN_USAGE.name]
     ttfc = metrics[sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name]
     tpoc = metrics[sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name]
+    agent = metrics[sc.GEN_AI_INVOKE_AGENT_DURATION.name]
+    tool = metrics[sc.GEN_AI_EXECUTE_TOOL_DURATION.name]
     rows = [
         (
             sc.GEN_AI_CLIENT_OPERATION_DURATION.name,
@@ -723,6 +765,11 @@ def _text_summary(summary: dict[str, Any], problems: list[str]) -> list[str]:
         ),
         (sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name, f"{ttfc['count']} stream(s)"),
         (sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name, f"{tpoc['count']} chunk interval(s)"),
+        (
+            sc.GEN_AI_INVOKE_AGENT_DURATION.name,
+            f"runs {agent['count']}, LLM calls {agent['inference_calls']}, tools {agent['tool_calls']}",
+        ),
+        (sc.GEN_AI_EXECUTE_TOOL_DURATION.name, f"{tool['count']} tool execution(s)"),
     ]
     lines += ["", "Metrics"]
     lines += [f"{_INDENT}{name:<46} {value}" for name, value in rows]
@@ -835,7 +882,9 @@ def _call_all(
             except Exception as exc:  # a failing call is reported, the demo goes on
                 outcome.error = exc
             live.end()
-            outcome.spans = _genai_spans(pipeline.finished_spans()[seen:])
+            # in the order they started: an agent's span before the calls it made
+            spans = _genai_spans(pipeline.finished_spans()[seen:])
+            outcome.spans = sorted(spans, key=lambda span: span.start_time or 0)
             outcomes.append(outcome)
             if text is not None:
                 said = outcome.said

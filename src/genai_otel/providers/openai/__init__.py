@@ -19,6 +19,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
+from genai_otel import _providers
 from genai_otel import config as config_module
 from genai_otel._imports import when_imported
 from genai_otel._internal import swallowed
@@ -141,6 +142,8 @@ def install(
         "meter_provider": meter_provider,
         "logger_provider": logger_provider,
     }
+    # genai_otel.agent()/tool() spans go where the LLM call spans go.
+    _providers.configure(config=_State.config, **_State.providers)
     when_imported("openai", functools.partial(_on_sdk, _State.generation))
 
 
@@ -160,6 +163,7 @@ def uninstall() -> None:
         return
     _State.installed = False
     _State.generation += 1  # hooks still waiting for their module will do nothing
+    _providers.configure()  # back to the global providers
     _State.plan = None
     wrapped = _State.wrapped
     while wrapped:
