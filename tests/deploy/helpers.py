@@ -263,6 +263,20 @@ def rules() -> Iterator[tuple[Path, dict[str, Any]]]:
                 yield path, rule
 
 
+def recorded_names() -> set[str]:
+    """The series names the shipped rule files record (`record:`), which dashboards may query like metrics."""
+    return {rule["record"] for _, rule in rules() if "record" in rule}
+
+
+PRICE_SERIES = "gen_ai:price_usd_per_token"
+PRICE_LABELS = ("gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type")
+
+
+def price_rules() -> list[dict[str, Any]]:
+    """The static price series (genai-prices.rules.yml): USD per token, one per provider, model and token type."""
+    return [rule for _, rule in rules() if rule.get("record") == PRICE_SERIES]
+
+
 def check_exprs_with_promtool(exprs: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """Parse PromQL with Prometheus's own parser: as recording rules of a temp file, via `promtool check rules`."""
     promtool = require_binary("promtool")

@@ -11,12 +11,17 @@ from typing import Any
 
 import pytest
 
+from genai_otel import semconv as sc
 from tests.deploy import helpers
 
 DASHBOARDS = helpers.dashboard_files()
 SCHEMA_VERSION = 42
 """Grafana 13.2's dashboard schema version (@grafana/schema 13.2.x); the compose stack runs Grafana 13.2."""
 VARIABLES = ["service", "provider", "model", "operation"]
+# The breakdown also has agent and tool panels, on metrics that carry gen_ai.agent.name instead of the LLM labels.
+AGENT_VARIABLES = ["service", "agent"]
+DASHBOARD_VARIABLES = {"genai-overview.json": VARIABLES, "genai-breakdown.json": [*VARIABLES, "agent"]}
+AGENT_METRICS = re.compile(r"\bgen_ai_(invoke_agent|execute_tool)_")
 GRAFANA_BUILTIN_DATASOURCE = "-- Grafana --"
 
 
@@ -98,7 +103,7 @@ def test_datasources_are_provisioned_uids(path: Path) -> None:
 @pytest.mark.parametrize("path", DASHBOARDS, ids=ids(DASHBOARDS))
 def test_template_variables(path: Path) -> None:
     variables = helpers.load_dashboard(path)["templating"]["list"]
-    assert [v["name"] for v in variables] == VARIABLES
+    assert [v["name"] for v in variables] == DASHBOARD_VARIABLES[path.name]
     for var in variables:
         assert var["type"] == "query" and var["multi"] and var["includeAll"]
         # "All" must also match series without the label (a regex, not a list of the values seen).
@@ -108,14 +113,24 @@ def test_template_variables(path: Path) -> None:
         match = helpers.LABEL_VALUES.match(q.expr)
         assert match, q
         labels.append(match["label"])
-    assert labels == ["job", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_operation_name"]
+    expected = ["job", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_operation_name", "gen_ai_agent_name"]
+    assert labels == expected[: len(labels)] and len(labels) == len(DASHBOARD_VARIABLES[path.name])
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=ids(DASHBOARDS))
 def test_every_query_filters_by_every_variable(path: Path) -> None:
+    """LLM call panels by service/provider/model/operation; agent and tool panels (whose metrics have none of the
+    LLM labels) by service and agent, and never by an LLM label they could not match."""
     for q in helpers.panel_queries(path):
-        for var in VARIABLES:
+        if AGENT_METRICS.search(q.expr):
+            assert not re.search(r"gen_ai_client_", q.expr), q.where
+            expected, absent = AGENT_VARIABLES, [v for v in VARIABLES if v not in AGENT_VARIABLES]
+        else:
+            expected, absent = VARIABLES, ["agent"]
+        for var in expected:
             assert f"${var}" in q.expr, f"{q.where} ignores ${var}"
+        for var in absent:
+            assert f"${var}" not in q.expr, f"{q.where} filters by ${var}, a label its metric does not have"
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=ids(DASHBOARDS))
@@ -154,33 +169,74 @@ def test_promtool_check_catches_a_broken_expression(tmp_path: Path) -> None:
 
 
 def test_every_name_is_one_the_package_produces() -> None:
-    """Metric names come from the package's instruments through the translation; a renamed instrument fails here."""
+    """Metric names come from the package's instruments through the translation (a renamed instrument fails here),
+    or are series the shipped rule files record (prices, cost), which the stack's Prometheus loads. Nothing else."""
     emitted = helpers.emitted_series_names()
+    recorded = helpers.recorded_names()
+    assert not emitted & recorded
+    allowed = emitted | recorded
     labels = helpers.emitted_label_names() | helpers.TARGET_LABELS
     used_metrics: set[str] = set()
     for where, expr in _all_exprs().items():
         names = helpers.names_in(expr)
         assert not names.regex_name_selectors, where
         assert names.metrics, where
-        assert names.metrics <= emitted, (where, names.metrics - emitted)
+        assert names.metrics <= allowed, (where, names.metrics - allowed)
         assert names.labels <= labels, (where, names.labels - labels)
         used_metrics |= names.metrics
-    # And every instrument the package records has a panel.
+    # And every instrument the package records has a panel (recorded series belong to no instrument).
     families = {re.sub(r"_(bucket|sum|count)$", "", name) for name in emitted}
-    assert {re.sub(r"_(bucket|sum|count)$", "", name) for name in used_metrics} == families
+    assert {re.sub(r"_(bucket|sum|count)$", "", name) for name in used_metrics & emitted} == families
+
+
+def test_price_series_are_well_formed() -> None:
+    """deploy/prometheus/rules/genai-prices.rules.yml: each price is one series in USD per token with exactly the
+    labels the cost joins match on, and no (provider, model, token type) twice (that would break every join)."""
+    prices = helpers.price_rules()
+    assert len(prices) >= 10
+    providers = {value for name, value in vars(sc.GenAiProviderNameValues).items() if name.isupper()}
+    token_types = {sc.GenAiTokenTypeValues.INPUT, sc.GenAiTokenTypeValues.OUTPUT}
+    seen: set[tuple[str, ...]] = set()
+    for rule in prices:
+        assert set(rule) == {"record", "expr", "labels"}, rule
+        labels = rule["labels"]
+        assert sorted(labels) == sorted(helpers.PRICE_LABELS), rule
+        assert all(isinstance(value, str) and value for value in labels.values()), rule
+        match = re.fullmatch(r"vector\(([0-9.]+(?:e-?[0-9]+)?)\)", rule["expr"].strip())
+        assert match, rule
+        # USD per token: positive, and far below a price per 1M tokens pasted without its e-6.
+        assert 0 < float(match[1]) < 1e-3, rule
+        assert labels["gen_ai_provider_name"] in providers, rule
+        assert labels["gen_ai_token_type"] in token_types, rule
+        key = tuple(labels[name] for name in helpers.PRICE_LABELS)
+        assert key not in seen, f"two prices for {key}"
+        seen.add(key)
+    # Every query that uses the prices, in the rules and the dashboards, joins on exactly those labels.
+    join = f"on ({', '.join(helpers.PRICE_LABELS)})"
+    exprs = [rule["expr"] for _, rule in helpers.rules() if rule.get("record") != helpers.PRICE_SERIES]
+    exprs += [q.expr for path in DASHBOARDS for q in helpers.panel_queries(path)]
+    joins = [expr for expr in exprs if helpers.PRICE_SERIES in expr]
+    assert len(joins) >= 4
+    for expr in joins:
+        assert expr.count(helpers.PRICE_SERIES) == expr.count(join), expr
 
 
 def test_translation_of_the_package_instruments() -> None:
-    """The translation the tests apply, spelled out for the package's four instruments."""
+    """The translation the tests apply, spelled out for the package's eight instruments."""
     names = {i.name: helpers.prometheus_base_name(i.name, i.unit) for i in helpers.package_instruments()}
     assert names == {
         "gen_ai.client.operation.duration": "gen_ai_client_operation_duration_seconds",
         "gen_ai.client.token.usage": "gen_ai_client_token_usage",
         "gen_ai.client.operation.time_to_first_chunk": "gen_ai_client_operation_time_to_first_chunk_seconds",
         "gen_ai.client.operation.time_per_output_chunk": "gen_ai_client_operation_time_per_output_chunk_seconds",
+        "gen_ai.invoke_agent.duration": "gen_ai_invoke_agent_duration_seconds",
+        # {inference_call} and {tool_call} are annotations: no unit suffix
+        "gen_ai.invoke_agent.inference_calls": "gen_ai_invoke_agent_inference_calls",
+        "gen_ai.invoke_agent.tool_calls": "gen_ai_invoke_agent_tool_calls",
+        "gen_ai.execute_tool.duration": "gen_ai_execute_tool_duration_seconds",
     }
     assert {i.kind for i in helpers.package_instruments()} == {"histogram"}
-    assert "error_type" in helpers.emitted_label_names()
+    assert {"error_type", "gen_ai_agent_name", "gen_ai_tool_name", "gen_ai_tool_type"} <= helpers.emitted_label_names()
     assert "openai_response_system_fingerprint" not in helpers.emitted_label_names()
 
 

@@ -2,7 +2,8 @@
 Prometheus that holds metrics of real instrumented calls.
 
 The chain: the real ``openai`` SDK, instrumented by genai-otel, calls the package's OpenAI-wire server
-(``deploy/example/traffic.py``'s rounds: chat, streams, embeddings, Responses, a slow model, HTTP 429 and 500)
+(``deploy/example/traffic.py``'s rounds: chat, streams, embeddings, Responses, a slow model, HTTP 429 and 500,
+and two agent turns marked with ``genai_otel.agent``/``genai_otel.tool``, one with a failing tool)
 → an OpenTelemetry SDK MeterProvider → Prometheus, started here from Debian's package on 127.0.0.1 with a temp
 dir, scraping every second and loading ``deploy/prometheus/rules/*.yml``.
 
@@ -267,6 +268,7 @@ def test_template_variables_list_what_the_traffic_produced(live: LiveStack) -> N
         "provider": {"openai"},
         "model": {*live.traffic.CHAT_MODELS, live.traffic.EMBEDDING_MODEL, "rate-limited", "server-error", "stall"},
         "operation": {"chat", "embeddings"},
+        "agent": set(live.traffic.AGENTS),
     }
     deadline = _deadline()
     for path in helpers.dashboard_files():
