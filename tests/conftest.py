@@ -4,6 +4,7 @@ conventions at teardown (when ../shared is present; see tests/conformance/semcon
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,16 @@ from genai_otel import config as config_module
 from genai_otel.demo.server import FakeOpenAIServer
 from genai_otel.providers.openai import OpenAIInstrumentor
 from tests.conformance.semconv_check import load_checker
+
+
+async def dropped_async_generators_closed(steps: int = 5) -> None:
+    """Let the event loop close what an abandoned ``async for`` left behind.
+
+    ``async for`` over a stream holds an async generator (the SDK's own ``__aiter__`` is one, and so is ours);
+    when the loop is left and the generator dropped, asyncio closes it a few loop steps later, and only then is
+    the stream itself freed."""
+    for _ in range(steps):
+        await asyncio.sleep(0)
 
 
 class Otel:

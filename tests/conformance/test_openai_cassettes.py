@@ -18,6 +18,7 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.conformance.cassettes import CASSETTE_DIR, Cassette
+from tests.conftest import dropped_async_generators_closed
 
 if not CASSETTE_DIR.is_dir():
     pytest.skip(f"recorded cassettes not available ({CASSETTE_DIR} is absent)", allow_module_level=True)
@@ -519,6 +520,7 @@ async def test_async_chat_streaming_not_complete_dropped(otel: Any) -> None:
                 break
         del stream, _
         gc.collect()
+        await dropped_async_generators_closed()
         (span,) = otel.spans()
     cassette.assert_same_requests()
 

@@ -196,6 +196,40 @@ async def test_stream(otel: Any, make_llm: Any, is_async: bool) -> None:
     assert len(otel.spans()) == 1
 
 
+async def test_stream_iteration_protocol(otel: Any, make_llm: Any, is_async: bool) -> None:
+    """What ``for`` / ``async for`` get from the stream, and ``next()`` mixed with a loop, as the SDK does it: its
+    ``__iter__`` / ``__aiter__`` hands out a new (async) generator over the one iterator ``__next__`` reads."""
+
+    async def scenario(llm: Any) -> Any:
+        stream = await call(
+            llm.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, extra_body={"x_chunks": 4})
+        )
+        if is_async:
+            first = await anext(stream)
+            loop = aiter(stream)
+            kind = (type(loop).__name__, loop is stream, aiter(stream) is loop)
+            second = await anext(loop)
+            rest = [chunk async for chunk in stream]
+            again = [chunk async for chunk in stream]
+        else:
+            first = next(stream)
+            loop = iter(stream)
+            kind = (type(loop).__name__, loop is stream, iter(stream) is loop)
+            second = next(loop)
+            rest = list(stream)
+            again = list(stream)
+        return kind, [dump(c) for c in (first, second, *rest)], again
+
+    plain, instrumented = await both(otel, make_llm, scenario)
+    assert instrumented == plain
+    assert plain[0] == ("async_generator" if is_async else "generator", False, False)
+    assert len(plain[1]) == 6 and plain[2] == []
+    [span] = otel.spans()
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    [tpoc] = otel.points("gen_ai.client.operation.time_per_output_chunk")
+    assert tpoc.count == 5
+
+
 async def test_stream_helper_events(otel: Any, make_llm: Any, is_async: bool) -> None:
     async def scenario(llm: Any) -> Any:
         kwargs: dict[str, Any] = {"model": MODEL, "messages": MESSAGES, "stream_options": {"include_usage": True}}

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from genai_otel import semconv as sc
 from genai_otel.demo.server import FakeOpenAIServer
-from tests.conftest import Otel
+from tests.conftest import Otel, dropped_async_generators_closed
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
 REPLY_WORDS = 10  # the local server's default reply has ten words
@@ -155,6 +155,7 @@ async def test_async_stream_abandoned(otel: Otel, aclient: openai.AsyncOpenAI) -
     assert otel.spans() == []
     del stream
     gc.collect()
+    await dropped_async_generators_closed()
     span = otel.span()
     assert span.attributes[sc.GEN_AI_REQUEST_STREAM] is True  # type: ignore[index]
     assert sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in (span.attributes or {})

@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from genai_otel.demo.server import BROKEN_STREAM, DEFAULT_REPLY, RESPONSE_FAILED, STALL, STREAM_ERROR
+from tests.conftest import dropped_async_generators_closed
 
 MODEL = "gpt-4o-mini"
 PROMPT = "Say hello to the world"  # the server counts whitespace words: 5 input tokens
@@ -195,6 +196,8 @@ async def break_then_collected(llm: Any, a: bool, p: Probe) -> None:
     p.collect()
     del stream, chunk
     gc.collect()
+    if a:
+        await dropped_async_generators_closed()
 
 
 async def broken_stream(llm: Any, a: bool, p: Probe) -> None:

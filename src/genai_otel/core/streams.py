@@ -5,11 +5,15 @@ as ``.response``, ``close()``, context management). The invocation ends exactly 
 the stream is exhausted, raises, is closed, its ``with``/``async with`` block exits, or the proxy is garbage
 collected (a weakref finaliser; also run at interpreter exit). The span is never made current while the caller
 iterates, so the caller's own work between chunks never becomes its child.
+
+``for`` / ``async for`` get a new (async) generator from the proxy, as they do from the SDK's own stream;
+``next()`` / ``anext()`` on the proxy read the same underlying iterator.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
 import wrapt
@@ -98,8 +102,12 @@ class SyncStreamProxy(_Base):
         super().__init__(wrapped, inv, handler)
         self._self_next = wrapped.__next__
 
-    def __iter__(self) -> SyncStreamProxy:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # A new generator over the SDK's own iterator, as the SDK's streams hand out from ``__iter__`` (their
+        # ``__iter__`` is a generator over the one underlying iterator ``__next__`` reads too). A ``for`` loop then
+        # costs a generator step per chunk instead of a Python ``__next__`` on the proxy with its attribute
+        # reads through wrapt: about 6,000 of the 12,000 instructions our code spent per chunk (bench/).
+        return _chunks(self, iter(self.__wrapped__))
 
     def __next__(self) -> Any:
         while True:
@@ -142,8 +150,9 @@ class AsyncStreamProxy(_Base):
         super().__init__(wrapped, inv, handler)
         self._self_anext = wrapped.__anext__
 
-    def __aiter__(self) -> AsyncStreamProxy:
-        return self
+    def __aiter__(self) -> AsyncIterator[Any]:
+        # as SyncStreamProxy.__iter__: the SDK's ``__aiter__`` is an async generator too
+        return _achunks(self, aiter(self.__wrapped__))
 
     async def __anext__(self) -> Any:
         while True:
@@ -187,3 +196,48 @@ class AsyncStreamProxyWithAclose(AsyncStreamProxy):
             return await self.__wrapped__.aclose()
         finally:
             self._self_done(None)
+
+
+# The generators ``for`` and ``async for`` get. Each holds the proxy, so the proxy (and with it the stream's
+# finaliser) lives as long as the loop does, as the SDK's generator holds its stream. GeneratorExit means the
+# caller left the loop, not that the stream ended: the proxy may still be read, closed or dropped.
+
+
+def _chunks(proxy: _Base, items: Iterator[Any]) -> Iterator[Any]:
+    inv, on_chunk, tick = proxy._self_inv, proxy._self_on_chunk, proxy._self_tick
+    try:
+        for item in items:
+            try:
+                if on_chunk(inv, item):
+                    continue  # hidden from the caller (a usage chunk we asked for ourselves)
+                tick()
+            except Exception:
+                if proxy._self_failed(item):
+                    continue
+            yield item
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        proxy._self_done(exc)
+        raise
+    proxy._self_done(None)
+
+
+async def _achunks(proxy: _Base, items: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    inv, on_chunk, tick = proxy._self_inv, proxy._self_on_chunk, proxy._self_tick
+    try:
+        async for item in items:
+            try:
+                if on_chunk(inv, item):
+                    continue  # hidden from the caller (a usage chunk we asked for ourselves)
+                tick()
+            except Exception:
+                if proxy._self_failed(item):
+                    continue
+            yield item
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        proxy._self_done(exc)
+        raise
+    proxy._self_done(None)
