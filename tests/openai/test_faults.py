@@ -162,6 +162,7 @@ class Case:
     spans: int = 1  # GenAI spans that must have ended (exactly once)
     error_type: str | None = None  # on the span, when the fault leaves it recordable
     metrics: bool = True  # whether the duration point is still recorded
+    capture: str = "SPAN_AND_EVENT"
 
 
 CASES = {
@@ -179,9 +180,11 @@ CASES = {
     "ChatStream.on_chunk/closed": Case(ChatStream, "on_chunk", chat_stream_closed_early),
     "ChatStream.on_end": Case(ChatStream, "on_end", chat_stream),
     "ChatStream.on_end/closed": Case(ChatStream, "on_end", chat_stream_closed_early),
-    "content.prepare": Case(content, "prepare", chat),
-    "content.prepare/404": Case(content, "prepare", chat_not_found, error_type="404"),
-    "content.prepare/stream": Case(content, "prepare", chat_stream),
+    "content.prepare_with_json": Case(content, "prepare_with_json", chat),
+    "content.prepare_with_json/404": Case(content, "prepare_with_json", chat_not_found, error_type="404"),
+    "content.prepare_with_json/stream": Case(content, "prepare_with_json", chat_stream),
+    "content.prepare/event-only": Case(content, "prepare", chat, capture="EVENT_ONLY"),
+    "content.prepare/event-only/stream": Case(content, "prepare", chat_stream, capture="EVENT_ONLY"),
     "Invocation._record": Case(Invocation, "_record", chat, metrics=False),
     "Invocation._record/404": Case(Invocation, "_record", chat_not_found, metrics=False),
     "Invocation._record/stream": Case(Invocation, "_record", chat_stream, metrics=False),
@@ -199,7 +202,7 @@ async def test_fault_in_our_code_is_invisible_to_the_app(
     case = CASES[fault]
     expected = await outcome(make_llm, case.scenario)
 
-    otel.instrument(**{CAPTURE: "SPAN_AND_EVENT"})
+    otel.instrument(**{CAPTURE: case.capture})
     FIRED.clear()
     monkeypatch.setattr(case.owner, case.name, _fault)
     seen = await outcome(make_llm, case.scenario)
@@ -222,7 +225,9 @@ async def test_fault_in_our_code_is_invisible_to_the_app(
         assert [p.count for p in points] == ([1] if case.metrics else [])
 
 
-@pytest.mark.parametrize("fault", ["ChatStream.on_chunk", "ChatStream.on_end", "Invocation._record", "content.prepare"])
+@pytest.mark.parametrize(
+    "fault", ["ChatStream.on_chunk", "ChatStream.on_end", "Invocation._record", "content.prepare_with_json"]
+)
 async def test_fault_keeps_stream_usage_chunk_hidden(
     otel: Any, make_llm: Any, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:

@@ -280,14 +280,15 @@ class ToolExecution(_Operation):
         config = telemetry.config
         if config.capture.on_span:
             captured: dict[str, AttributeValue] = {}
+            wanted: dict[str, Any] = {}
             if self.arguments is not None:
-                value = content.prepare(config, sc.GEN_AI_TOOL_CALL_ARGUMENTS, content.json_or_text(self.arguments))
-                if value is not None:
-                    captured[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = content.to_json(value)
+                wanted[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = content.json_or_text(self.arguments)
             if self._result is not self._UNSET and error_type is None:  # the result of a successful call only
-                value = content.prepare(config, sc.GEN_AI_TOOL_CALL_RESULT, self._result)
-                if value is not None:
-                    captured[sc.GEN_AI_TOOL_CALL_RESULT] = content.to_json(value)
+                wanted[sc.GEN_AI_TOOL_CALL_RESULT] = self._result
+            for name, value in wanted.items():
+                found = content.prepare_with_json(config, name, value)
+                if found is not None:
+                    captured[name] = found[1]
             if captured:
                 self.span.set_attributes(captured)
         attrs: dict[str, AttributeValue] = {sc.GEN_AI_TOOL_NAME: self.name}

@@ -125,20 +125,58 @@ def _limit(value: Any, max_len: int) -> Any:
     return _limit(_json_default(value), max_len)
 
 
+def _redact(config: Config, name: str, value: Any) -> Any:
+    """The redaction hook's result; ``None`` when the value must not be recorded (also when the hook fails)."""
+    try:
+        return config.redactor(name, value) if config.redactor is not None else value
+    except Exception:
+        swallowed("content redaction hook")
+        return None  # a failing redactor must not let unredacted content out
+
+
 def prepare(config: Config, name: str, value: Any) -> Any:
     """Redact, then limit one content value. Returns ``None`` when the value must not be recorded."""
-    if config.redactor is not None:
-        try:
-            value = config.redactor(name, value)
-        except Exception:
-            swallowed("content redaction hook")
-            return None  # a failing redactor must not let unredacted content out
-        if value is None:
-            return None
-    if config.max_content_length > 0:
+    value = _redact(config, name, value)
+    if value is not None and config.max_content_length > 0:
         value = _limit(value, config.max_content_length)
     return value
 
 
+def prepare_with_json(config: Config, name: str, value: Any) -> tuple[Any, str] | None:
+    """:func:`prepare` and the value's JSON text for the span, in one pass where that suffices.
+
+    The text is needed anyway. When it encodes without any conversion and is no longer than the size limit, no
+    string inside can be over the limit either, so the value needs no copy with cut strings: the walk of
+    :func:`_limit` is skipped (for a 2 KB prompt about as much work as the encoding; callgrind, bench/).
+    """
+    value = _redact(config, name, value)
+    if value is None:
+        return None
+    max_len = config.max_content_length
+    try:
+        text = _PLAIN.encode(value)
+    except (_NotPlain, TypeError, ValueError):
+        pass  # something to convert (bytes, a model, a non-string key …): the careful way below
+    else:
+        if max_len <= 0 or len(text) <= max_len:
+            return value, text
+    if max_len > 0:
+        value = _limit(value, max_len)
+    return value, to_json(value)
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _refuse(value: Any) -> Any:
+    raise _NotPlain
+
+
+# Built once: json.dumps with options builds an encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
+_PLAIN = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_refuse)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    return _ENCODER.encode(value)

@@ -325,20 +325,30 @@ class Invocation:
             self._agent.add_usage(input_tokens, output_tokens)
 
         config = telemetry.config
-        prepared = self._prepared_content(config) if self._content else None
-        if prepared and config.capture.on_span:
-            span.set_attributes({name: content.to_json(value) for name, value in prepared.items()})
+        prepared: dict[str, Any] | None = None
+        if self._content:
+            prepared, texts = self._prepared_content(config)
+            if texts:
+                span.set_attributes(texts)
         # The details event is defined for inference operations only (embeddings have no content and no event).
         if config.emit_event and self.attributes.get(sc.GEN_AI_OPERATION_NAME) in _EVENT_OPERATIONS:
             self._emit_event(span_ctx, prepared if config.capture.on_event else None, elapsed)
 
-    def _prepared_content(self, config: Config) -> dict[str, Any]:
+    def _prepared_content(self, config: Config) -> tuple[dict[str, Any], dict[str, str]]:
+        """The content values, redacted and limited, and (when the span carries content) their JSON texts."""
         prepared: dict[str, Any] = {}
+        texts: dict[str, str] = {}
+        on_span = config.capture.on_span
         for name, value in (self._content or {}).items():
-            value = content.prepare(config, name, value)
-            if value is not None:
-                prepared[name] = value
-        return prepared
+            if on_span:
+                found = content.prepare_with_json(config, name, value)
+                if found is not None:
+                    prepared[name], texts[name] = found
+            else:
+                value = content.prepare(config, name, value)
+                if value is not None:
+                    prepared[name] = value
+        return prepared, texts
 
     def _emit_event(self, span_ctx: context.Context, prepared: Mapping[str, Any] | None, elapsed: int) -> None:
         attrs: dict[str, Any] = {**self.attributes, **self.response}
