@@ -14,10 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import chunks, probe, startup, transport
+from . import chunks, instructions, probe, startup, transport
 from .floor import OURS as OURS_SCOPE
 from .floor import SCOPE as FLOOR_SCOPE
 from .floor import Calibration, Floor
+from .instructions import Counts
 from .memory import Abandoned, Retained
 from .pipeline import Instrumentation, Pipeline, changed, sdk_methods
 from .scenarios import BASE, FLOOR, OURS, Config, Scenario, scenarios
@@ -41,12 +42,16 @@ class Settings:
     startup_importtime: bool = True  # one more child per case under -X importtime, to name the slow imports
     switch_repeats: int = 20
     overlap: bool = False  # subprocesses alongside the timed phases: only for smoke runs (spoils every timing)
+    instructions: bool = True  # count instructions under callgrind too (bench.instructions; needs valgrind)
+    instruction_calls: int = 20  # calls per counted batch
+    instruction_reps: int = 3  # counted batches per configuration (the counts barely vary: a median of three)
     output: Path = DEFAULT_OUTPUT
     command: str = "python -m bench"
 
     @classmethod
     def quick(cls, **overrides: Any) -> Settings:
         base = cls(rounds=5, calls=50, chunk_reps=3, memory_calls=1_000, memory_warmup=200, abandoned=200)
+        base = replace(base, instruction_calls=10, instruction_reps=2)
         return replace(base, startup_runs=3, switch_repeats=5, **overrides)
 
 
@@ -73,6 +78,7 @@ class Results:
     instrument_ms: list[float] = field(default_factory=list)
     uninstrument_ms: list[float] = field(default_factory=list)
     restore: RestoreCheck | None = None
+    instructions: Counts | None = None
     seconds: float = 0.0
 
 
@@ -208,6 +214,18 @@ class Bench:
         self.instrumentation.set(None)
         self.pipeline.flush()
 
+    def count_instructions(self) -> None:
+        s = self.settings
+        names = tuple(sc.name for sc in self.scenarios if not sc.stream)
+        reason = instructions.unavailable()
+        if reason:
+            _log(f"instructions: not counted ({reason})")
+        else:
+            _log(
+                f"instructions (one child under callgrind, {s.instruction_calls} calls x {s.instruction_reps} batches)"
+            )
+        self.results.instructions = instructions.measure(self.replies, s.instruction_calls, s.instruction_reps, names)
+
     # -- memory ----------------------------------------------------------------------------------------------
 
     def start_memory(self) -> probe.Probes:
@@ -244,6 +262,8 @@ class Bench:
             self.timed_rounds()
             _log("isolated per-chunk cost")
             self.per_chunk()
+            if s.instructions:
+                self.count_instructions()
             if startup_cases is None:
                 _log("start-up (subprocesses)")
                 self.results.startup = startup.measure(s.startup_runs, s.startup_importtime)
@@ -281,6 +301,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         "--calls", type=int, help="calls per configuration, scenario and round (default 100; quick 50; streams / 25)"
     )
     parser.add_argument("--output", type=Path, help=f"results file (default {DEFAULT_OUTPUT})")
+    parser.add_argument(
+        "--no-instructions", action="store_true", help="skip the instruction counts under callgrind (a few minutes)"
+    )
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
     if args.rounds is not None:
@@ -289,6 +312,8 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         overrides["calls"] = max(1, args.calls)
     if args.output is not None:
         overrides["output"] = args.output
+    if args.no_instructions:
+        overrides["instructions"] = False
     overrides["command"] = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
     return Settings.quick(**overrides) if args.quick else Settings(**overrides)
 
