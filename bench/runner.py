@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import datetime
 import gc
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -224,7 +225,12 @@ class Bench:
             _log(
                 f"instructions (one child under callgrind, {s.instruction_calls} calls x {s.instruction_reps} batches)"
             )
-        self.results.instructions = instructions.measure(self.replies, s.instruction_calls, s.instruction_reps, names)
+        try:
+            counts = instructions.measure(self.replies, s.instruction_calls, s.instruction_reps, names)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:  # keep the rest of the run's results
+            _log(f"instructions: the callgrind child failed: {exc}")
+            counts = instructions.Counts(skipped=f"the callgrind child failed ({type(exc).__name__}; see the log)")
+        self.results.instructions = counts
 
     # -- memory ----------------------------------------------------------------------------------------------
 
