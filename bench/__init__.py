@@ -1,4 +1,4 @@
-"""genai-otel overhead benchmark: ``python -m bench`` (or ``./dev bench``); results in ``bench/RESULTS.md``.
+"""llmtel overhead benchmark: ``python -m bench`` (or ``./dev bench``); results in ``bench/RESULTS.md``.
 
 Per-call overhead of our OpenAI instrumentation over the same uninstrumented SDK call, measured in one process
 against an in-process transport, reported as a ratio to the floor (what any semconv-compliant instrumentation

@@ -25,14 +25,14 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util.types import AttributeValue
 
-from genai_otel import semconv as sc
+from llmtel import semconv as sc
 
 from .pipeline import OPERATION_NAME, Pipeline
 
 T = TypeVar("T")
 Attributes = dict[str, AttributeValue]
 SCOPE = "bench.floor"
-OURS = "genai_otel"
+OURS = "llmtel"
 
 _REQUEST_KEYS = frozenset(
     {

@@ -109,7 +109,7 @@ def measure(replies: dict[str, transport.Reply], calls: int, reps: int, names: t
         "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p),
         "PYTHONHASHSEED": "0",  # the same dict layouts in every run: the same counts
     }
-    with tempfile.TemporaryDirectory(prefix="genai-otel-callgrind-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="llmtel-callgrind-") as tmp:
         directory = Path(tmp)
         replies_path, plan_path = directory / "replies.json", directory / "plan.json"
         replies_path.write_text(json.dumps({n: r.to_json() for n, r in replies.items()}), encoding="utf-8")

@@ -99,7 +99,7 @@ def _site(stat: tracemalloc.StatisticDiff) -> str:
     """The innermost frame outside the standard library: where ours, the OTel SDK or openai allocated."""
     frames = list(stat.traceback)  # oldest first
     for frame in reversed(frames):
-        if "site-packages" in frame.filename or "genai_otel" in frame.filename or "/bench/" in frame.filename:
+        if "site-packages" in frame.filename or "llmtel" in frame.filename or "/bench/" in frame.filename:
             return f"{_short(frame.filename)}:{frame.lineno}"
     return f"{_short(frames[-1].filename)}:{frames[-1].lineno}"
 

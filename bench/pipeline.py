@@ -27,8 +27,8 @@ from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricR
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from genai_otel import config as config_module
-from genai_otel.providers.openai import OpenAIInstrumentor
+from llmtel import config as config_module
+from llmtel.providers.openai import OpenAIInstrumentor
 
 OPERATION_NAME = "gen_ai.operation.name"
 

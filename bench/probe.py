@@ -107,7 +107,7 @@ class Probes:
     ) -> None:
         root = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-        self._tmp = tempfile.TemporaryDirectory(prefix="genai-otel-bench-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="llmtel-bench-")
         path = Path(self._tmp.name) / "replies.json"
         path.write_text(json.dumps({name: reply.to_json() for name, reply in replies.items()}), encoding="utf-8")
         self._procs: dict[str, subprocess.Popen[str]] = {}

@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import genai_otel
+import llmtel
 
 from .instructions import Counts
 from .memory import ZERO_BYTES, Retained
@@ -204,7 +204,7 @@ def targets(results: Results) -> list[Target]:
         if case.app_imports_openai:
             found.append(
                 Target(
-                    f"start-up: import genai_otel + instrument() ≤ {STARTUP_MS:g} ms",
+                    f"start-up: import llmtel + instrument() ≤ {STARTUP_MS:g} ms",
                     f"{case.median_ms:.0f} ms (app had imported openai)",
                     case.median_ms <= STARTUP_MS,
                 )
@@ -265,7 +265,7 @@ def machine() -> str:
 def versions() -> str:
     return (
         f"Python {platform.python_version()} ({platform.python_implementation()}), openai {_version('openai')}, "
-        f"opentelemetry-sdk {_version('opentelemetry-sdk')}, genai-otel {genai_otel.__version__} "
+        f"opentelemetry-sdk {_version('opentelemetry-sdk')}, llmtel {llmtel.__version__} "
         f"(httpx2 {_version('httpx2')}, wrapt {_version('wrapt')}, pydantic {_version('pydantic')})"
     )
 
@@ -302,7 +302,7 @@ def _sites(m: Retained) -> str:
 def render(results: Results) -> str:
     s = results.settings
     out: list[str] = [
-        "# genai-otel overhead benchmark",
+        "# llmtel overhead benchmark",
         "",
         "Written by the benchmark itself (`bench/`); rerun with the command below (`./dev bench` does the same).",
         "",
@@ -334,7 +334,7 @@ def render(results: Results) -> str:
         "## Per-call overhead",
         "",
         "µs per call. *base*: uninstrumented SDK call; *floor*: what any semconv-compliant instrumentation must "
-        "minimally add (see Method); *ours*: genai-otel, content capture off. Overheads are minus *base*.",
+        "minimally add (see Method); *ours*: llmtel, content capture off. Overheads are minus *base*.",
         "",
     ]
     rows: list[list[str]] = []
@@ -481,7 +481,7 @@ def render(results: Results) -> str:
     out += _table(
         (
             "case",
-            "import genai_otel + instrument(), ms",
+            "import llmtel + instrument(), ms",
             "openai in sys.modules after",
             "openai modules we imported",
             "third-party packages we imported",
@@ -492,7 +492,7 @@ def render(results: Results) -> str:
     out += [
         "",
         "The child process first does the app's part (imports the OpenTelemetry SDK, creates its providers, and in "
-        "the first case `import openai`), then times `import genai_otel; genai_otel.instrument(...)`. In the first "
+        "the first case `import openai`), then times `import llmtel; llmtel.instrument(...)`. In the first "
         "case that is everything we load (the SDK is there, so every module of ours is wrapped at once); in the "
         "second, our translation modules load later, with the app's own `import openai`. Our package's bytecode "
         "is compiled before the runs, as pip does when installing a wheel (this machine sets "
@@ -535,7 +535,7 @@ def render(results: Results) -> str:
         "## Method",
         "",
         "- The real `openai` SDK over `httpx2.MockTransport`: each scenario's reply was recorded once at start-up "
-        "from the package's demo server (`genai_otel.demo.server.FakeOpenAIServer`, real HTTP) and is replayed "
+        "from the package's demo server (`llmtel.demo.server.FakeOpenAIServer`, real HTTP) and is replayed "
         "from memory, streams one SSE event per network chunk. The SDK's own work is in every measurement, the "
         "network in none. Clients talk to `https://api.openai.com/v1` as far as the SDK knows.",
         "- OpenTelemetry SDK: `TracerProvider` + `BatchSpanProcessor` → counting exporter; `MeterProvider` + "
@@ -546,7 +546,7 @@ def render(results: Results) -> str:
         "- Floor (`bench/floor.py`): start one CLIENT span with the call's request attributes, set the response "
         "attributes, end it; record the duration point and the token-usage points; for streams a TTFC point and a "
         "time-per-chunk point for every chunk after the first, through a generator. Span name, attribute sets and "
-        "point counts are copied from the telemetry genai-otel emitted for the same call in a calibration run, "
+        "point counts are copied from the telemetry llmtel emitted for the same call in a calibration run, "
         "precomputed, so the floor reads nothing from the SDK's objects and passes no context (no exemplars).",
         "- Our instrumentation is switched with `OpenAIInstrumentor().instrument(..., config=from_env({...}))` / "
         "`.uninstrument()` in the same process.",

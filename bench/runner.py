@@ -299,7 +299,7 @@ def run(settings: Settings) -> Results:
 def parse_args(argv: Sequence[str] | None) -> Settings:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Per-call overhead of genai-otel over the uninstrumented openai SDK, as a ratio to the floor.",
+        description="Per-call overhead of llmtel over the uninstrumented openai SDK, as a ratio to the floor.",
     )
     parser.add_argument("--quick", action="store_true", help="fewer rounds and calls (about a minute)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 15; quick 5)")

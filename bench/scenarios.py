@@ -4,7 +4,7 @@ A configuration is one way of making the same SDK call in the same process:
 
 * ``base``  — uninstrumented (the SDK exactly as shipped);
 * ``floor`` — uninstrumented, wrapped by :class:`bench.floor.Floor`, the minimal semconv instrumentation;
-* ``ours``  — instrumented by genai-otel, content capture off;
+* ``ours``  — instrumented by llmtel, content capture off;
 * ``ours+span content`` / ``ours+span+event content`` — content capture ``SPAN_ONLY`` / ``SPAN_AND_EVENT``
   (only on the 2 KB-prompt scenario).
 """

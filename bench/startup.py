@@ -1,4 +1,4 @@
-"""Start-up cost: ``import genai_otel`` + ``genai_otel.instrument()`` in a fresh interpreter.
+"""Start-up cost: ``import llmtel`` + ``llmtel.instrument()`` in a fresh interpreter.
 
 The child process first does what the app does anyway (imports the OpenTelemetry SDK and creates its
 providers; imports ``openai`` or not), then times exactly our part and reports which top-level packages our
@@ -17,9 +17,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import genai_otel
+import llmtel
 
-_MARK = "--- genai-otel bench: instrumenting ---"
+_MARK = "--- llmtel bench: instrumenting ---"
 
 _CHILD = f"""
 import json, sys, time
@@ -33,20 +33,20 @@ before = set(sys.modules)
 sys.stderr.write({_MARK!r} + "\\n")
 sys.stderr.flush()
 t0 = time.perf_counter()
-import genai_otel
-genai_otel.instrument(tracer_provider=tp, meter_provider=mp, logger_provider=lp)
+import llmtel
+llmtel.instrument(tracer_provider=tp, meter_provider=mp, logger_provider=lp)
 elapsed = time.perf_counter() - t0
 added = set(sys.modules) - before
 had = {{name.partition(".")[0] for name in before}}
 new = sorted(
-    {{name.partition(".")[0] for name in added}} - had - set(sys.stdlib_module_names) - {{"genai_otel"}}
+    {{name.partition(".")[0] for name in added}} - had - set(sys.stdlib_module_names) - {{"llmtel"}}
 )
 sdk_modules = sum(1 for name in added if name == "openai" or name.startswith("openai."))
 print(json.dumps({{"ms": elapsed * 1e3, "openai": "openai" in sys.modules, "new": new, "sdk_modules": sdk_modules}}))
 """
 
-# The app decides nothing about our configuration here: a clean environment for OTEL_* and GENAI_OTEL_*.
-_CLEAN_PREFIXES = ("OTEL_", "GENAI_OTEL_")
+# The app decides nothing about our configuration here: a clean environment for OTEL_* and LLMTEL_*.
+_CLEAN_PREFIXES = ("OTEL_", "LLMTEL_")
 
 
 @dataclass
@@ -110,7 +110,7 @@ def compile_package() -> None:
     mode has none, and where ``PYTHONDONTWRITEBYTECODE`` is set (this machine) it never gets any: every child
     would then compile our source on import, a cost no installed copy of the package has. Everything else the
     children import (the SDKs, OpenTelemetry, wrapt) was compiled when pip installed it."""
-    compileall.compile_dir(str(Path(genai_otel.__file__).parent), quiet=1)
+    compileall.compile_dir(str(Path(llmtel.__file__).parent), quiet=1)
 
 
 def measure(runs: int, importtime: bool = True, parallel: bool = False) -> list[StartupCase]:

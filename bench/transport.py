@@ -1,7 +1,7 @@
 """Realistic OpenAI replies, served in-process: the SDK runs for real, the network does not.
 
 Every reply is recorded once, at start-up, from the package's own OpenAI-wire server
-(:class:`genai_otel.demo.server.FakeOpenAIServer`, its public API only): the real ``openai`` SDK sends each
+(:class:`llmtel.demo.server.FakeOpenAIServer`, its public API only): the real ``openai`` SDK sends each
 scenario's request over real HTTP, and we keep the status, headers and body bytes it got back. During the
 benchmark an ``httpx2.MockTransport`` hands those bytes back without touching a socket, so the SDK's own work
 (building and serialising the request, parsing JSON, decoding server-sent events, building pydantic models) is
@@ -19,7 +19,7 @@ from typing import Any
 import httpx2
 import openai
 
-from genai_otel.demo.server import FakeOpenAIServer
+from llmtel.demo.server import FakeOpenAIServer
 
 BASE_URL = "https://api.openai.com/v1"
 """What the benchmark clients think they talk to: provider ``openai``, ``server.address`` api.openai.com."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate ``src/genai_otel/semconv.py`` from the GenAI semantic conventions data.
+"""Generate ``src/llmtel/semconv.py`` from the GenAI semantic conventions data.
 
 Usage::
 
@@ -30,7 +30,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = REPO_ROOT.parent / "shared" / "semconv" / "genai-semconv.json"
-OUTPUT = REPO_ROOT / "src" / "genai_otel" / "semconv.py"
+OUTPUT = REPO_ROOT / "src" / "llmtel" / "semconv.py"
 ENV_VAR = "GENAI_SEMCONV_JSON"
 
 _WRAP = 100

@@ -19,9 +19,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from genai_otel import config as config_module
-from genai_otel.demo.server import FakeOpenAIServer
-from genai_otel.providers.openai import OpenAIInstrumentor
+from llmtel import config as config_module
+from llmtel.demo.server import FakeOpenAIServer
+from llmtel.providers.openai import OpenAIInstrumentor
 from tests.conformance.semconv_check import load_checker
 
 

@@ -1,4 +1,4 @@
-"""genai_otel.agent(...) and genai_otel.tool(...): invoke_agent / execute_tool spans and the agent and tool metrics,
+"""llmtel.agent(...) and llmtel.tool(...): invoke_agent / execute_tool spans and the agent and tool metrics,
 with the real openai SDK calling the local OpenAI-wire server inside the blocks."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-import genai_otel
-from genai_otel.core import agents
+import llmtel
+from llmtel.core import agents
 from tests.conftest import Otel
 
 WEATHER_TOOL: dict[str, Any] = {
@@ -47,7 +47,7 @@ def weather_turn(client: openai.OpenAI) -> tuple[str, str]:
     first = client.chat.completions.create(model="gpt-4o-mini", messages=[QUESTION], tools=[WEATHER_TOOL])
     message = first.choices[0].message
     call = (message.tool_calls or [])[0]
-    with genai_otel.tool(call.function.name, call_id=call.id, arguments=call.function.arguments) as t:
+    with llmtel.tool(call.function.name, call_id=call.id, arguments=call.function.arguments) as t:
         result = {"city": "Paris", "celsius": 21}
         t.set_result(result)
     answer = client.chat.completions.create(
@@ -63,7 +63,7 @@ def weather_turn(client: openai.OpenAI) -> tuple[str, str]:
 
 def test_agent_turn_spans_nest_and_carry_the_conventions_attributes(otel: Otel, client: openai.OpenAI) -> None:
     otel.instrument()
-    with genai_otel.agent("weather-assistant", description="Answers weather questions", conversation_id="c-42") as a:
+    with llmtel.agent("weather-assistant", description="Answers weather questions", conversation_id="c-42") as a:
         said, call_id = weather_turn(client)
     assert said and call_id
     assert (a.inference_calls, a.tool_calls) == (2, 1)
@@ -118,7 +118,7 @@ def test_agent_turn_spans_nest_and_carry_the_conventions_attributes(otel: Otel, 
 
 def test_tool_arguments_and_result_are_captured_only_with_content_on_spans(otel: Otel, client: openai.OpenAI) -> None:
     otel.instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="SPAN_ONLY")
-    with genai_otel.agent("weather-assistant"):
+    with llmtel.agent("weather-assistant"):
         weather_turn(client)
     (tool_span,) = by_name(otel)["execute_tool get_weather"]
     assert json.loads(tool_span.attributes["gen_ai.tool.call.arguments"]) == {"city": "Paris"}  # type: ignore[arg-type,index]
@@ -126,7 +126,7 @@ def test_tool_arguments_and_result_are_captured_only_with_content_on_spans(otel:
 
     otel.span_exporter.clear()
     otel.instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="EVENT_ONLY")
-    with genai_otel.tool("get_weather", arguments={"city": "Paris"}) as t:
+    with llmtel.tool("get_weather", arguments={"city": "Paris"}) as t:
         t.set_result("sunny")
     (tool_span,) = by_name(otel)["execute_tool get_weather"]
     assert "gen_ai.tool.call.arguments" not in tool_span.attributes  # type: ignore[operator]
@@ -136,9 +136,9 @@ def test_tool_arguments_and_result_are_captured_only_with_content_on_spans(otel:
 def test_exceptions_pass_through_untouched_and_are_recorded(otel: Otel, client: openai.OpenAI) -> None:
     otel.instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="SPAN_ONLY")
     boom = LookupError("no such city")
-    with pytest.raises(LookupError) as caught, genai_otel.agent("weather-assistant"):
+    with pytest.raises(LookupError) as caught, llmtel.agent("weather-assistant"):
         client.chat.completions.create(model="gpt-4o-mini", messages=[QUESTION])
-        with genai_otel.tool("get_weather", call_id="call_9", arguments='{"city": "Atlantis"}') as t:
+        with llmtel.tool("get_weather", call_id="call_9", arguments='{"city": "Atlantis"}') as t:
             t.set_result("never recorded: the tool failed")
             raise boom
     assert caught.value is boom
@@ -167,7 +167,7 @@ def test_exceptions_pass_through_untouched_and_are_recorded(otel: Otel, client: 
 
 def test_an_llm_error_inside_the_agent_is_counted_and_typed(otel: Otel, client: openai.OpenAI) -> None:
     otel.instrument()
-    with pytest.raises(openai.RateLimitError), genai_otel.agent("retrying-agent", model="rate-limited"):
+    with pytest.raises(openai.RateLimitError), llmtel.agent("retrying-agent", model="rate-limited"):
         client.chat.completions.create(model="rate-limited", messages=[QUESTION])
     (agent_span,) = by_name(otel)["invoke_agent retrying-agent"]
     assert agent_span.attributes["error.type"] == "429"  # type: ignore[index]
@@ -182,12 +182,12 @@ def test_an_llm_error_inside_the_agent_is_counted_and_typed(otel: Otel, client: 
 
 def test_sub_agents_count_their_own_calls_and_inherit_the_conversation(otel: Otel, client: openai.OpenAI) -> None:
     otel.instrument()
-    with genai_otel.agent("planner", conversation_id="c-7"):
+    with llmtel.agent("planner", conversation_id="c-7"):
         client.chat.completions.create(model="gpt-4o-mini", messages=[QUESTION])
-        with genai_otel.agent("researcher"):
+        with llmtel.agent("researcher"):
             client.chat.completions.create(model="gpt-4.1", messages=[QUESTION])
             client.chat.completions.create(model="gpt-4.1", messages=[QUESTION])
-            with genai_otel.tool("search", type="datastore"):
+            with llmtel.tool("search", type="datastore"):
                 pass
         client.embeddings.create(model="text-embedding-3-small", input="not an inference call")
     spans = by_name(otel)
@@ -217,7 +217,7 @@ def test_sub_agents_count_their_own_calls_and_inherit_the_conversation(otel: Ote
 
 def test_streams_in_an_agent_count_and_add_their_usage(otel: Otel, client: openai.OpenAI) -> None:
     otel.instrument()
-    with genai_otel.agent("streamer"):
+    with llmtel.agent("streamer"):
         stream = client.chat.completions.create(
             model="gpt-4o-mini", messages=[QUESTION], stream=True, stream_options={"include_usage": True}
         )
@@ -234,9 +234,9 @@ async def test_async_agent_and_tool(otel: Otel, aclient: openai.AsyncOpenAI) -> 
     otel.instrument()
 
     async def turn(name: str) -> None:
-        async with genai_otel.agent(name):
+        async with llmtel.agent(name):
             await aclient.chat.completions.create(model="gpt-4o-mini", messages=[QUESTION])
-            async with genai_otel.tool("get_weather"):
+            async with llmtel.tool("get_weather"):
                 await asyncio.sleep(0)
             await aclient.chat.completions.create(model="gpt-4o-mini", messages=[QUESTION])
 
@@ -255,11 +255,11 @@ async def test_async_agent_and_tool(otel: Otel, aclient: openai.AsyncOpenAI) -> 
 
 def test_odd_names_and_no_agent(otel: Otel) -> None:
     otel.instrument()
-    with genai_otel.agent(None):
+    with llmtel.agent(None):
         pass
-    with genai_otel.agent(123):  # type: ignore[arg-type]
+    with llmtel.agent(123):  # type: ignore[arg-type]
         pass
-    with genai_otel.tool(""):  # outside any agent
+    with llmtel.tool(""):  # outside any agent
         pass
     names = sorted(s.name for s in otel.spans())
     assert names == ["execute_tool unknown", "invoke_agent", "invoke_agent 123"]
@@ -278,7 +278,7 @@ def test_a_failure_of_ours_never_reaches_the_app(otel: Otel, monkeypatch: pytest
 
     monkeypatch.setattr(agents, "_telemetry", broken)
     ran = []
-    with genai_otel.agent("a") as a, genai_otel.tool("t"):
+    with llmtel.agent("a") as a, llmtel.tool("t"):
         ran.append(trace.get_current_span())
     assert ran == [trace.INVALID_SPAN]  # nothing of ours became current
     assert a.span is trace.INVALID_SPAN
@@ -290,7 +290,7 @@ def test_a_failure_of_ours_never_reaches_the_app(otel: Otel, monkeypatch: pytest
         raise RuntimeError("instrumentation bug")
 
     monkeypatch.setattr(agents.AgentInvocation, "_finish", broken_finish)
-    with pytest.raises(KeyError), genai_otel.agent("b"):
+    with pytest.raises(KeyError), llmtel.agent("b"):
         raise KeyError("app")
     (span,) = otel.spans()
     assert span.name == "invoke_agent b" and span.end_time is not None
@@ -299,9 +299,9 @@ def test_a_failure_of_ours_never_reaches_the_app(otel: Otel, monkeypatch: pytest
 def test_agent_spans_follow_instrument_and_uninstrument(otel: Otel) -> None:
     """They go to the providers instrument() was given; after uninstrument, to the global (here: no-op) ones."""
     otel.instrument()
-    with genai_otel.agent("first"):
+    with llmtel.agent("first"):
         pass
     otel.uninstrument()
-    with genai_otel.agent("second"):
+    with llmtel.agent("second"):
         pass
     assert [s.name for s in otel.spans()] == ["invoke_agent first"]

@@ -38,7 +38,7 @@ def test_results_file_has_every_row(results: runner.Results) -> None:
     text = path.read_text(encoding="utf-8")
     assert text == report.render(results)
     assert "- Command: `pytest tests/test_bench_smoke.py`" in text
-    for needle in ("Versions: Python", "openai ", "opentelemetry-sdk ", "genai-otel ", "Machine: ", "cpu_count"):
+    for needle in ("Versions: Python", "openai ", "opentelemetry-sdk ", "llmtel ", "Machine: ", "cpu_count"):
         assert needle in text
     for scenario in results.scenarios:
         assert f"| {scenario.title} | 1 span (" in text

@@ -1,4 +1,4 @@
-"""``genai-otel demo``: in-process (JSON and text), as the installed console script, and with OTLP export to a
+"""``llmtel demo``: in-process (JSON and text), as the installed console script, and with OTLP export to a
 closed port and to a local OTLP/HTTP receiver.
 
 Token counts are the built-in server's: whitespace word counts of every message ``content`` (and, for the
@@ -27,9 +27,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from genai_otel.cli import main
-from genai_otel.demo import run as demo_run
-from genai_otel.providers.openai import OpenAIInstrumentor
+from llmtel.cli import main
+from llmtel.demo import run as demo_run
+from llmtel.providers.openai import OpenAIInstrumentor
 
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
@@ -152,7 +152,7 @@ def test_demo_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert summary["exported_to"] == {
         "otlp": False,
         "protocol": None,
-        "service_name": "genai-otel-demo",
+        "service_name": "llmtel-demo",
         "signals": {},
     }
     # Nothing left behind: no threads, no instrumentation, no capture setting.
@@ -187,7 +187,7 @@ def test_demo_text_output(capsys: pytest.CaptureFixture[str]) -> None:
         assert expected in lines, expected
     # The streamed reply, printed as it arrived, then the stream's span with its time to first chunk.
     stream_at = lines.index("[2/6] streamed chat completion")
-    assert lines[stream_at + 1] == "    This is a deterministic reply from the genai-otel demo server."
+    assert lines[stream_at + 1] == "    This is a deterministic reply from the llmtel demo server."
     assert "caught, as intended: openai.RateLimitError (HTTP 429)" in out
     assert "[2] streamed chat completion: span 'chat gpt-4o-mini' (stream)" in lines
     stream_facts = [line for line in lines if line.startswith("    tokens in 13 / out 10   latency ")]
@@ -213,7 +213,7 @@ def test_user_capture_setting_wins(
 
 
 def test_console_script() -> None:
-    script = Path(sys.executable).with_name("genai-otel")
+    script = Path(sys.executable).with_name("llmtel")
     if not script.exists():
         pytest.skip("console script not installed next to the interpreter")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}

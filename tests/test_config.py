@@ -1,4 +1,4 @@
-"""``genai_otel.config.from_env``: every variable, valid and invalid values, one warning per bad value."""
+"""``llmtel.config.from_env``: every variable, valid and invalid values, one warning per bad value."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from genai_otel import config
-from genai_otel.config import Config, ContentCapture, from_env
+from llmtel import config
+from llmtel.config import Config, ContentCapture, from_env
 
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 EMIT = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
-PROVIDER_MAP = "GENAI_OTEL_PROVIDER_MAP"
-STREAM_USAGE = "GENAI_OTEL_OPENAI_STREAM_USAGE"
-MAX_LENGTH = "GENAI_OTEL_MAX_CONTENT_LENGTH"
-REDACTOR = "GENAI_OTEL_CONTENT_REDACTOR"
+PROVIDER_MAP = "LLMTEL_PROVIDER_MAP"
+STREAM_USAGE = "LLMTEL_OPENAI_STREAM_USAGE"
+MAX_LENGTH = "LLMTEL_MAX_CONTENT_LENGTH"
+REDACTOR = "LLMTEL_CONTENT_REDACTOR"
 ALL_VARIABLES = (CAPTURE, EMIT, PROVIDER_MAP, STREAM_USAGE, MAX_LENGTH, REDACTOR)
 
 
@@ -28,11 +28,11 @@ NOT_CALLABLE = 42
 
 @pytest.fixture
 def warnings_of(caplog: pytest.LogCaptureFixture) -> Any:
-    """Read the config under caplog and return (config, the genai_otel WARNING records)."""
+    """Read the config under caplog and return (config, the llmtel WARNING records)."""
 
     def read(env: dict[str, str]) -> tuple[Config, list[logging.LogRecord]]:
         caplog.clear()
-        with caplog.at_level(logging.DEBUG, logger="genai_otel"):
+        with caplog.at_level(logging.DEBUG, logger="llmtel"):
             cfg = from_env(env)
         return cfg, [r for r in caplog.records if r.levelno >= logging.WARNING]
 
@@ -43,7 +43,7 @@ def assert_one_warning(records: list[logging.LogRecord], variable: str) -> None:
     assert len(records) == 1, [r.getMessage() for r in records]
     (record,) = records
     assert record.levelno == logging.WARNING
-    assert record.name == "genai_otel"
+    assert record.name == "llmtel"
     assert variable in record.getMessage()
 
 
@@ -129,7 +129,7 @@ def test_capture_invalid(warnings_of: Any, value: str) -> None:
     assert cfg.emit_event is False
 
 
-# -- OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT and GENAI_OTEL_OPENAI_STREAM_USAGE (booleans) ---------------------------
+# -- OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT and LLMTEL_OPENAI_STREAM_USAGE (booleans) ---------------------------
 
 TRUE_VALUES = ["true", "TRUE", "1", "yes", "on", " True "]
 FALSE_VALUES = ["false", "False", "0", "no", "OFF"]
@@ -175,7 +175,7 @@ def test_stream_usage_invalid(warnings_of: Any, value: str) -> None:
     assert cfg.openai_stream_usage is False
 
 
-# -- GENAI_OTEL_PROVIDER_MAP ------------------------------------------------------------------------------------
+# -- LLMTEL_PROVIDER_MAP ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -212,7 +212,7 @@ def test_provider_map_invalid(warnings_of: Any, value: str, expected: dict[str, 
     assert dict(cfg.provider_map) == expected
 
 
-# -- GENAI_OTEL_MAX_CONTENT_LENGTH ------------------------------------------------------------------------------
+# -- LLMTEL_MAX_CONTENT_LENGTH ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("value", "expected"), [("10", 10), (" 4096 ", 4096), ("0", 0), ("+5", 5)])
@@ -229,7 +229,7 @@ def test_max_content_length_invalid(warnings_of: Any, value: str) -> None:
     assert cfg.max_content_length == config.DEFAULT_MAX_CONTENT_LENGTH
 
 
-# -- GENAI_OTEL_CONTENT_REDACTOR --------------------------------------------------------------------------------
+# -- LLMTEL_CONTENT_REDACTOR --------------------------------------------------------------------------------
 
 
 def test_redactor(warnings_of: Any) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from genai_otel import config as config_module
-from genai_otel.core import content as c
+from llmtel import config as config_module
+from llmtel.core import content as c
 
 BASE = config_module.from_env({})
 MESSAGES = [c.message("user", [c.text("hello " * 10), c.blob("image", "aGk=", "image/png")])]

@@ -19,7 +19,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from genai_otel.demo.server import (
+from llmtel.demo.server import (
     CREATED,
     DEFAULT_REPLY,
     REASONING_TOKENS,

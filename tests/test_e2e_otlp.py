@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from genai_otel.demo.server import FakeOpenAIServer
+from llmtel.demo.server import FakeOpenAIServer
 from tests.otlp_receiver import OtlpGrpcReceiver, OtlpHttpReceiver, Receiver
 
 INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
@@ -26,7 +26,7 @@ SEMCONV_JSON = Path(__file__).resolve().parents[1].parent / "shared" / "semconv"
 
 pytestmark = pytest.mark.skipif(not INSTRUMENT.exists(), reason=f"{INSTRUMENT} not installed")
 
-SCOPE = "genai_otel"
+SCOPE = "llmtel"
 HTTP_SCOPE = "opentelemetry.instrumentation.httpx"
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 SPAN_KIND_CLIENT = 3  # opentelemetry.proto.trace.v1.Span.SpanKind
@@ -138,7 +138,7 @@ def key(attrs: dict[str, Any]) -> frozenset[tuple[str, Any]]:
 def run_app(tmp_path: Path, server: FakeOpenAIServer, receiver: Receiver, **extra: str) -> Any:
     app = tmp_path / "app.py"
     app.write_text(APP, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_", "GENAI_OTEL_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_", "LLMTEL_"))}
     env.update(
         OPENAI_BASE_URL=server.base_url,
         OPENAI_API_KEY="test",
@@ -415,7 +415,7 @@ def test_disabled_instrumentation_sends_no_genai_telemetry(tmp_path: Path, serve
             server,
             receiver,
             OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-            OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="genai_openai",
+            OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="llmtel_openai",
         )
         # the rest of the agent still runs: the HTTP client spans arrive, now as roots
         assert receiver.wait_for(lambda r: len(r.spans()) >= 4, timeout=10)

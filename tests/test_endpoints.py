@@ -1,4 +1,4 @@
-"""Provider and server.* attributes from a client's base URL (``genai_otel.core.endpoints.resolve``)."""
+"""Provider and server.* attributes from a client's base URL (``llmtel.core.endpoints.resolve``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 import openai
 import pytest
 
-from genai_otel import semconv as sc
-from genai_otel.config import from_env
-from genai_otel.core.endpoints import HOST_PROVIDERS, PORT_PROVIDERS, Endpoint, resolve
-from genai_otel.demo.server import FakeOpenAIServer
+from llmtel import semconv as sc
+from llmtel.config import from_env
+from llmtel.core.endpoints import HOST_PROVIDERS, PORT_PROVIDERS, Endpoint, resolve
+from llmtel.demo.server import FakeOpenAIServer
 from tests.conftest import Otel
 
 P = sc.GenAiProviderNameValues
@@ -175,12 +175,12 @@ def test_bedrock_mantle_host() -> None:
 
 
 def test_ipv6_override() -> None:
-    overrides = from_env({"GENAI_OTEL_PROVIDER_MAP": "[::1]:8000=vllm"}).provider_map
+    overrides = from_env({"LLMTEL_PROVIDER_MAP": "[::1]:8000=vllm"}).provider_map
     assert resolve("http://[::1]:8000/v1", OPENAI, overrides).provider == "vllm"
 
 
 def test_ipv6_host_override() -> None:
-    overrides = from_env({"GENAI_OTEL_PROVIDER_MAP": "::1=vllm"}).provider_map
+    overrides = from_env({"LLMTEL_PROVIDER_MAP": "::1=vllm"}).provider_map
     assert resolve("http://[::1]:8000/v1", OPENAI, overrides) == Endpoint("vllm", "::1", 8000)
 
 
@@ -190,7 +190,7 @@ def test_ipv6_host_override() -> None:
 @pytest.fixture
 def pipeline() -> Iterator[Otel]:
     """A pipeline without the conformance check of ``otel``: the checker allows the ``openai.*`` attributes only
-    with provider ``openai``, while genai-otel keeps the OpenAI refinement under a mapped provider, as
+    with provider ``openai``, while llmtel keeps the OpenAI refinement under a mapped provider, as
     genai-semconv.md section 10.6 says to (reported to the maintainers)."""
     own = Otel()
     try:
@@ -202,7 +202,7 @@ def pipeline() -> Iterator[Otel]:
 def test_provider_map_end_to_end(pipeline: Otel) -> None:
     with FakeOpenAIServer() as own:
         port = own.port
-        pipeline.instrument(GENAI_OTEL_PROVIDER_MAP=f"127.0.0.1:{port}=vllm")
+        pipeline.instrument(LLMTEL_PROVIDER_MAP=f"127.0.0.1:{port}=vllm")
         with openai.OpenAI(base_url=own.base_url, api_key="k", max_retries=0) as client:
             client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
             client.embeddings.create(model="e", input="hi")
@@ -227,7 +227,7 @@ def test_provider_map_applies_to_a_url_seen_before(pipeline: Otel, server: Any, 
     messages = [{"role": "user", "content": "hi"}]
     pipeline.instrument()
     client.chat.completions.create(model="m", messages=messages)
-    pipeline.instrument(GENAI_OTEL_PROVIDER_MAP=f"127.0.0.1:{server.port}=vllm")
+    pipeline.instrument(LLMTEL_PROVIDER_MAP=f"127.0.0.1:{server.port}=vllm")
     client.chat.completions.create(model="m", messages=messages)
     first, second = pipeline.spans()
     assert first.attributes[sc.GEN_AI_PROVIDER_NAME] == OPENAI

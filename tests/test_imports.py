@@ -1,4 +1,4 @@
-"""The import watcher (genai_otel._imports): callbacks after a package's import, nothing left behind."""
+"""The import watcher (llmtel._imports): callbacks after a package's import, nothing left behind."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from types import ModuleType
 
 import pytest
 
-from genai_otel import _imports
+from llmtel import _imports
 
 
 @pytest.fixture
 def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A throw-away package that fails to import while ``fail`` exists next to it."""
-    name = "genai_otel_watch_probe"
+    name = "llmtel_watch_probe"
     root = tmp_path / name
     root.mkdir()
     (root / "__init__.py").write_text(

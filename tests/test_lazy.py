@@ -8,7 +8,7 @@ import sys
 
 APP = """
 import json, sys
-import genai_otel
+import llmtel
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -17,17 +17,17 @@ exporter = InMemorySpanExporter()
 provider = TracerProvider()
 provider.add_span_processor(SimpleSpanProcessor(exporter))
 before = set(sys.modules)
-genai_otel.instrument(tracer_provider=provider)
+llmtel.instrument(tracer_provider=provider)
 loaded_after_instrument = sorted(m for m in sys.modules if m == "openai" or m.startswith("openai."))
 ours_after_instrument = sorted(
-    m for m in set(sys.modules) - before if m.startswith(("genai_otel", "opentelemetry", "wrapt"))
+    m for m in set(sys.modules) - before if m.startswith(("llmtel", "opentelemetry", "wrapt"))
 )
 
 import openai  # the app's own import, after instrumentation
 # the import watcher leaves no trace: the SDK's own loader on the module and its spec, no finder left behind
 loader_ok = openai.__loader__ is openai.__spec__.loader and type(openai.__loader__).__name__ == "SourceFileLoader"
-finder_gone = not any(type(f).__module__.startswith("genai_otel") for f in sys.meta_path)
-from genai_otel.demo.server import FakeOpenAIServer
+finder_gone = not any(type(f).__module__.startswith("llmtel") for f in sys.meta_path)
+from llmtel.demo.server import FakeOpenAIServer
 
 with FakeOpenAIServer() as server:
     client = openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0)
@@ -36,7 +36,7 @@ with FakeOpenAIServer() as server:
     stream = client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True)
     isinstance_ok = isinstance(stream, openai.Stream)
     list(stream)
-genai_otel.uninstrument()
+llmtel.uninstrument()
 spans = [s.name for s in exporter.get_finished_spans() if "gen_ai.operation.name" in (s.attributes or {})]
 print(json.dumps({
     "loaded": loaded_after_instrument,
@@ -57,12 +57,12 @@ def test_instrument_imports_no_sdk_and_still_instruments_it_later() -> None:
     assert result == {
         "loaded": [],
         "ours": [
-            "genai_otel._imports",
-            "genai_otel._internal",
-            "genai_otel._providers",
-            "genai_otel.config",
-            "genai_otel.providers",
-            "genai_otel.providers.openai",
+            "llmtel._imports",
+            "llmtel._internal",
+            "llmtel._providers",
+            "llmtel.config",
+            "llmtel.providers",
+            "llmtel.providers.openai",
         ],
         "spans": ["chat gpt-4o-mini", "chat gpt-4o-mini"],
         "isinstance": True,
@@ -72,8 +72,8 @@ def test_instrument_imports_no_sdk_and_still_instruments_it_later() -> None:
 
 SHARED = """
 import json, logging
-import genai_otel
-from genai_otel.providers.openai import OpenAIInstrumentor
+import llmtel
+from llmtel.providers.openai import OpenAIInstrumentor
 import openai
 
 original = openai.resources.chat.completions.Completions.__dict__["create"]
@@ -87,11 +87,11 @@ def state():
 
 OpenAIInstrumentor().instrument()  # as opentelemetry-instrument does
 state()
-genai_otel.instrument()  # the app's own call as well: no second wrapper
+llmtel.instrument()  # the app's own call as well: no second wrapper
 state()
-genai_otel.uninstrument()
+llmtel.uninstrument()
 state()
-genai_otel.instrument()
+llmtel.instrument()
 state()
 OpenAIInstrumentor().uninstrument()
 state()

@@ -1,15 +1,15 @@
 """Steady GenAI traffic for the example stack (deploy/docker-compose.yml, profile ``example``).
 
 Real ``openai`` SDK calls against the package's built-in OpenAI-compatible server
-(:class:`genai_otel.demo.server.FakeOpenAIServer`, started in this process on 127.0.0.1), round after round, so
+(:class:`llmtel.demo.server.FakeOpenAIServer`, started in this process on 127.0.0.1), round after round, so
 that every panel of the Grafana dashboards has something to show: chat calls, streams (time to first chunk,
 time per output chunk, token usage), embeddings, a Responses API call, a slow model, the two failures the
 alert rules know best (HTTP 429 rate limiting and HTTP 500), and two small agents: one that runs a tool the model
 asks for, and one whose tool fails.
 
-The container runs it under ``opentelemetry-instrument``, which finds genai-otel's ``genai_openai`` instrumentor
+The container runs it under ``opentelemetry-instrument``, which finds llmtel's ``llmtel_openai`` instrumentor
 through its entry point and exports over OTLP as the ``OTEL_*`` variables say; this file itself knows nothing
-about OpenTelemetry. Its only telemetry code is ``genai_otel.agent(...)`` and ``genai_otel.tool(...)`` around the
+about OpenTelemetry. Its only telemetry code is ``llmtel.agent(...)`` and ``llmtel.tool(...)`` around the
 agent turns and tool executions, which no SDK could know about. A long-running process matters: the metrics are cumulative, and Prometheus can only compute
 rates from a series that is exported again and again.
 
@@ -31,8 +31,8 @@ from typing import Any
 
 import openai
 
-import genai_otel
-from genai_otel.demo.server import RATE_LIMITED, SERVER_ERROR, STALL, FakeOpenAIServer
+import llmtel
+from llmtel.demo.server import RATE_LIMITED, SERVER_ERROR, STALL, FakeOpenAIServer
 
 CHAT_MODELS = ("gpt-4o-mini", "gpt-4.1")
 EMBEDDING_MODEL = "text-embedding-3-small"
@@ -60,14 +60,14 @@ def _lookup_order(arguments: str) -> dict[str, Any]:
 def agent_turn(client: openai.OpenAI, agent: str, tool: str) -> None:
     """One agent turn: the model asks for ``tool``, the app runs it (it may fail), the model answers."""
     question = {"role": "user", "content": f"Please use {tool}."}
-    with genai_otel.agent(agent, description=f"Example agent using {tool}"):
+    with llmtel.agent(agent, description=f"Example agent using {tool}"):
         first = client.chat.completions.create(model=CHAT_MODELS[0], messages=[question], tools=[_function(tool)])
         message = first.choices[0].message
         messages: list[Any] = [question, message.model_dump(exclude_none=True)]
         for call in message.tool_calls or ():
             run = _get_weather if tool == "get_weather" else _lookup_order
             try:
-                with genai_otel.tool(call.function.name, call_id=call.id, arguments=call.function.arguments) as t:
+                with llmtel.tool(call.function.name, call_id=call.id, arguments=call.function.arguments) as t:
                     result: Any = run(call.function.arguments)
                     t.set_result(result)
             except LookupError as exc:

@@ -2,7 +2,7 @@
 
 The conventions are read from ``genai-semconv.json`` (``<repo>/../shared/semconv/`` by default, or the
 file named by ``$GENAI_SEMCONV_JSON``) together with the JSON schemas of the structured content
-attributes that lie beside it. Nothing here depends on ``genai_otel``: the checker is an independent
+attributes that lie beside it. Nothing here depends on ``llmtel``: the checker is an independent
 second reading of the data.
 
 Usage::

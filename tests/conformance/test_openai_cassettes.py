@@ -107,7 +107,7 @@ def check_span(span: Any, expected: dict[str, Any], *, error: str | None = None)
     assert span.kind is SpanKind.CLIENT
     model = expected.get("gen_ai.request.model")
     assert span.name == f"{expected['gen_ai.operation.name']} {model}"
-    assert span.instrumentation_scope.name == "genai_otel"
+    assert span.instrumentation_scope.name == "llmtel"
     assert span_attributes(span) == expected
     if error is None:
         assert span.status.status_code is StatusCode.UNSET

@@ -17,8 +17,8 @@ import promql_parser
 import pytest
 import yaml
 
-from genai_otel import semconv as sc
-from genai_otel.core.metrics import EXCLUDED_METRIC_ATTRIBUTES, Instruments
+from llmtel import semconv as sc
+from llmtel.core.metrics import EXCLUDED_METRIC_ATTRIBUTES, Instruments
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -31,7 +31,7 @@ KUBERNETES_DIR = DEPLOY / "kubernetes"
 GRAFANA = ROOT / "grafana"
 DASHBOARDS_DIR = GRAFANA / "dashboards"
 DATASOURCES_FILE = GRAFANA / "provisioning" / "datasources" / "datasources.yaml"
-DASHBOARD_PROVIDERS_FILE = GRAFANA / "provisioning" / "dashboards" / "genai-otel.yaml"
+DASHBOARD_PROVIDERS_FILE = GRAFANA / "provisioning" / "dashboards" / "llmtel.yaml"
 
 
 def load_yaml(path: Path) -> Any:
@@ -73,7 +73,7 @@ UNIT_SUFFIXES = {"s": "seconds", "ms": "milliseconds", "By": "bytes", "1": ""}
 
 @dataclass(frozen=True)
 class Instrument:
-    """One instrument as genai_otel.core.metrics.Instruments creates it."""
+    """One instrument as llmtel.core.metrics.Instruments creates it."""
 
     kind: str  # "histogram", "counter", ...
     name: str

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from genai_otel import semconv as sc
+from llmtel import semconv as sc
 from tests.deploy import helpers
 
 BASE = helpers.COLLECTOR_DIR / "config.yaml"
@@ -125,7 +125,7 @@ def test_compose_runs_the_collector_with_these_files() -> None:
     assert "./otel-collector:/etc/otelcol:ro" in collector["volumes"]
     base_arg, overlay_arg = collector["command"]
     assert base_arg == "--config=/etc/otelcol/config.yaml"
-    match = re.fullmatch(r"--config=/etc/otelcol/\$\{GENAI_OTEL_COLLECTOR_OVERLAY:-(?P<default>[\w.-]+)\}", overlay_arg)
+    match = re.fullmatch(r"--config=/etc/otelcol/\$\{LLMTEL_COLLECTOR_OVERLAY:-(?P<default>[\w.-]+)\}", overlay_arg)
     assert match and match["default"] == "no-loki.yaml"
     for overlay in OVERLAYS:
         assert (helpers.COLLECTOR_DIR / overlay).is_file()

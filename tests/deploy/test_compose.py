@@ -31,7 +31,7 @@ IMAGES = {
     "prometheus": r"prom/prometheus:v3\.\d+\.\d+",
     "grafana": r"grafana/grafana:1[3-9]\.\d+\.\d+",
     "loki": r"grafana/loki:3\.\d+\.\d+",
-    "app": r"genai-otel-example:\d+\.\d+\.\d+",
+    "app": r"llmtel-example:\d+\.\d+\.\d+",
 }
 # Images with a shell and wget (busybox/Alpine based); the others have none (scratch) or none we rely on.
 HEALTHCHECKED = {"prometheus", "grafana"}
@@ -65,7 +65,7 @@ def test_schema_check_rejects_a_misspelt_key(tmp_path: Path) -> None:
 
 def test_services_and_profiles() -> None:
     assert set(services()) == SERVICES
-    assert compose()["name"] == "genai-otel"
+    assert compose()["name"] == "llmtel"
     for name, service in services().items():
         assert service.get("profiles") == PROFILES.get(name), name
 
@@ -110,7 +110,7 @@ def test_mounts_exist_and_configs_are_read_only() -> None:
             if source == "./logs":
                 # Written by the collector; never created implicitly (it would be root-owned and unwritable).
                 assert not read_only and volume["bind"]["create_host_path"] is False
-                assert target == "/var/log/genai-otel"
+                assert target == "/var/log/llmtel"
             else:
                 assert read_only, f"{name}: {source} should be mounted read-only"
 
@@ -158,7 +158,7 @@ def test_example_image_installs_the_checkout_and_runs_the_demo() -> None:
     (base,) = re.findall(r"^FROM (\S+)", dockerfile, re.M)
     assert re.fullmatch(r"python:3\.\d+\.\d+-slim", base)
     assert "COPY src ./src" in dockerfile and 'pip install ".[openai]"' in dockerfile
-    assert "genai-otel demo" in dockerfile and "opentelemetry-instrument python /app/traffic.py" in dockerfile
+    assert "llmtel demo" in dockerfile and "opentelemetry-instrument python /app/traffic.py" in dockerfile
     assert re.search(r"^USER \d+:\d+$", dockerfile, re.M)  # numeric: Kubernetes runAsNonRoot can verify it
     ignore = (helpers.DEPLOY / "example" / "Dockerfile.dockerignore").read_text(encoding="utf-8").split("\n")
     assert ignore[ignore.index("*") :][:5] == [
@@ -186,6 +186,6 @@ def test_example_traffic_script_runs(tmp_path: Path) -> None:
 def test_readme_commands_match_the_compose_file() -> None:
     readme = (helpers.DEPLOY / "README.md").read_text(encoding="utf-8")
     assert "docker compose --profile example up -d --build" in readme
-    assert "GENAI_OTEL_COLLECTOR_OVERLAY=loki.yaml docker compose --profile logs up -d" in readme
+    assert "LLMTEL_COLLECTOR_OVERLAY=loki.yaml docker compose --profile logs up -d" in readme
     for port in (3000, 16686, 9090):
         assert f"http://localhost:{port}" in readme

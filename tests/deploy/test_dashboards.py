@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from genai_otel import semconv as sc
+from llmtel import semconv as sc
 from tests.deploy import helpers
 
 DASHBOARDS = helpers.dashboard_files()
@@ -63,7 +63,7 @@ def test_dashboard_is_fit_for_file_provisioning(path: Path) -> None:
     assert dashboard["editable"] is True and dashboard["version"] == 1
     # Not the "export for sharing" form: its ${DS_…} placeholders are not resolved by provisioning.
     assert "__inputs" not in dashboard and "__requires" not in dashboard and "${DS_" not in text
-    assert "genai-otel" in dashboard["tags"]
+    assert "llmtel" in dashboard["tags"]
     assert dashboard["time"] == {"from": "now-1h", "to": "now"}
 
 

@@ -1,9 +1,9 @@
 """Every dashboard query, template variable, datasource correlation query and rule gets data from a real
 Prometheus that holds metrics of real instrumented calls.
 
-The chain: the real ``openai`` SDK, instrumented by genai-otel, calls the package's OpenAI-wire server
+The chain: the real ``openai`` SDK, instrumented by llmtel, calls the package's OpenAI-wire server
 (``deploy/example/traffic.py``'s rounds: chat, streams, embeddings, Responses, a slow model, HTTP 429 and 500,
-and two agent turns marked with ``genai_otel.agent``/``genai_otel.tool``, one with a failing tool)
+and two agent turns marked with ``llmtel.agent``/``llmtel.tool``, one with a failing tool)
 → an OpenTelemetry SDK MeterProvider → Prometheus, started here from Debian's package on 127.0.0.1 with a temp
 dir, scraping every second and loading ``deploy/prometheus/rules/*.yml``.
 
@@ -56,19 +56,17 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, start_http_server
 
-from genai_otel.demo.server import FakeOpenAIServer
-from genai_otel.providers.openai import OpenAIInstrumentor
+from llmtel.demo.server import FakeOpenAIServer
+from llmtel.providers.openai import OpenAIInstrumentor
 from tests.deploy import helpers
 
-SERVICE = "genai-otel-live"
+SERVICE = "llmtel-live"
 DEADLINE_S = 40.0
 """Budget for all queries to return data once the traffic runs (they normally do within a few scrapes)."""
 
 
 def _load_traffic_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "genai_otel_example_traffic", helpers.DEPLOY / "example" / "traffic.py"
-    )
+    spec = importlib.util.spec_from_file_location("llmtel_example_traffic", helpers.DEPLOY / "example" / "traffic.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -39,7 +39,7 @@ def test_documents_are_well_formed() -> None:
     assert len(set(names)) == len(names)
     for doc in docs:
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", doc["metadata"]["name"])
-        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "genai-otel"
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "llmtel"
 
 
 def test_deployments_select_their_pods_and_pin_images() -> None:

@@ -14,8 +14,8 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel
 
-from genai_otel import semconv as sc
-from genai_otel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX, REASONING_TOKENS, STALL
+from llmtel import semconv as sc
+from llmtel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX, REASONING_TOKENS, STALL
 from tests.openai.helpers import drain, run
 
 MODEL = "gpt-4o-mini"
@@ -255,7 +255,7 @@ async def test_stream_without_usage(otel: Any, server: Any, sdk: Any) -> None:
 
 
 async def test_stream_usage_option_hides_the_chunk_it_adds(otel: Any, server: Any, sdk: Any) -> None:
-    otel.instrument(GENAI_OTEL_OPENAI_STREAM_USAGE="true")
+    otel.instrument(LLMTEL_OPENAI_STREAM_USAGE="true")
     chunks = await drain(await run(sdk.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)))
     assert server.requests[-1].body["stream_options"] == {"include_usage": True}
     assert all(chunk.choices for chunk in chunks)  # the usage-only chunk the caller did not ask for is hidden

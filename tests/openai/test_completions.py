@@ -8,8 +8,8 @@ import openai
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from genai_otel import semconv as sc
-from genai_otel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX
+from llmtel import semconv as sc
+from llmtel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX
 from tests.openai.helpers import drain, run
 
 MODEL = "gpt-3.5-turbo-instruct"

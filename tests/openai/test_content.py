@@ -13,9 +13,9 @@ from typing import Any
 import openai
 import pytest
 
-from genai_otel import semconv as sc
-from genai_otel.core.invocation import DETAILS_EVENT
-from genai_otel.demo.server import DEFAULT_REPLY
+from llmtel import semconv as sc
+from llmtel.core.invocation import DETAILS_EVENT
+from llmtel.demo.server import DEFAULT_REPLY
 from tests.openai.helpers import drain, run
 
 MODEL = "gpt-4o-mini"
@@ -447,12 +447,12 @@ def test_no_details_event_for_embeddings(otel: Any, client: openai.OpenAI, mode:
 
 
 async def test_max_content_length(otel: Any, sdk: Any) -> None:
-    otel.instrument(**{CAPTURE: "SPAN_AND_EVENT", "GENAI_OTEL_MAX_CONTENT_LENGTH": "10"})
+    otel.instrument(**{CAPTURE: "SPAN_AND_EVENT", "LLMTEL_MAX_CONTENT_LENGTH": "10"})
     await run(sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hello wonderful world"}]))
-    assert len(DEFAULT_REPLY) == 62
+    assert len(DEFAULT_REPLY) == 58
     want = {
         sc.GEN_AI_INPUT_MESSAGES: [{"role": "user", "parts": [text("hello wond…[truncated 11 chars]")]}],
-        sc.GEN_AI_OUTPUT_MESSAGES: [reply(content="This is a …[truncated 52 chars]")],
+        sc.GEN_AI_OUTPUT_MESSAGES: [reply(content="This is a …[truncated 48 chars]")],
     }
     span = otel.span()
     assert span_content(span) == want  # still valid JSON (span_content parses it)
@@ -460,14 +460,14 @@ async def test_max_content_length(otel: Any, sdk: Any) -> None:
 
 
 def test_max_content_length_zero_means_no_limit(otel: Any, client: openai.OpenAI) -> None:
-    otel.instrument(**{CAPTURE: "SPAN_ONLY", "GENAI_OTEL_MAX_CONTENT_LENGTH": "0"})
+    otel.instrument(**{CAPTURE: "SPAN_ONLY", "LLMTEL_MAX_CONTENT_LENGTH": "0"})
     client.chat.completions.create(model=MODEL, messages=USER)
     assert span_content(otel.span())[sc.GEN_AI_OUTPUT_MESSAGES] == [reply()]
 
 
 def test_max_content_length_keeps_structure(otel: Any, client: openai.OpenAI) -> None:
     """Only content is cut: part types, tool names and call ids stay whole."""
-    otel.instrument(**{CAPTURE: "SPAN_ONLY", "GENAI_OTEL_MAX_CONTENT_LENGTH": "10"})
+    otel.instrument(**{CAPTURE: "SPAN_ONLY", "LLMTEL_MAX_CONTENT_LENGTH": "10"})
     call = {"id": "call_0123456789", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
     messages = [
         {"role": "assistant", "content": None, "tool_calls": [call]},
@@ -497,7 +497,7 @@ def _scrub(value: Any) -> Any:
 
 
 def redact(name: str, value: Any) -> Any:
-    """The hook named by GENAI_OTEL_CONTENT_REDACTOR in these tests: hides every text and tool result."""
+    """The hook named by LLMTEL_CONTENT_REDACTOR in these tests: hides every text and tool result."""
     REDACTED.append(name)
     assert isinstance(value, list)  # called with the structured value, before serialisation
     return _scrub(value)
@@ -518,7 +518,7 @@ def redacted() -> list[str]:
 
 
 async def test_redactor_applies_to_every_content_attribute(otel: Any, sdk: Any, redacted: list[str]) -> None:
-    otel.instrument(**{CAPTURE: "SPAN_AND_EVENT", "GENAI_OTEL_CONTENT_REDACTOR": "tests.openai.test_content:redact"})
+    otel.instrument(**{CAPTURE: "SPAN_AND_EVENT", "LLMTEL_CONTENT_REDACTOR": "tests.openai.test_content:redact"})
     items = [
         {"role": "user", "content": "Weather in Paris?"},
         {"type": "function_call_output", "call_id": "call_1", "output": "rainy, 14°C"},
@@ -543,7 +543,7 @@ async def test_redactor_applies_to_every_content_attribute(otel: Any, sdk: Any, 
 
 async def test_failing_redactor_drops_content(otel: Any, sdk: Any) -> None:
     hook = "tests.openai.test_content:redact_raises"
-    otel.instrument(**{CAPTURE: "SPAN_AND_EVENT", "GENAI_OTEL_CONTENT_REDACTOR": hook})
+    otel.instrument(**{CAPTURE: "SPAN_AND_EVENT", "LLMTEL_CONTENT_REDACTOR": hook})
     result = await chat(sdk)
     assert result.choices  # the app is unaffected
     span = otel.span()
@@ -555,13 +555,13 @@ async def test_failing_redactor_drops_content(otel: Any, sdk: Any) -> None:
 
 def test_redactor_returning_none_drops_that_attribute(otel: Any, client: openai.OpenAI) -> None:
     hook = "tests.openai.test_content:redact_drop_input"
-    otel.instrument(**{CAPTURE: "SPAN_ONLY", "GENAI_OTEL_CONTENT_REDACTOR": hook})
+    otel.instrument(**{CAPTURE: "SPAN_ONLY", "LLMTEL_CONTENT_REDACTOR": hook})
     client.chat.completions.create(model=MODEL, messages=USER)
     assert span_content(otel.span()) == {sc.GEN_AI_OUTPUT_MESSAGES: [reply()]}
 
 
 def test_redactor_not_called_without_capture(otel: Any, client: openai.OpenAI, redacted: list[str]) -> None:
-    otel.instrument(GENAI_OTEL_CONTENT_REDACTOR="tests.openai.test_content:redact")
+    otel.instrument(LLMTEL_CONTENT_REDACTOR="tests.openai.test_content:redact")
     client.chat.completions.create(model=MODEL, messages=USER)
     assert redacted == []  # content is not even built when nothing is captured
     assert not set(CONTENT_KEYS) & set(otel.span().attributes)

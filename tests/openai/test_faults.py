@@ -1,5 +1,5 @@
 """Faults in our own code, bad input from the server or the app, bad configuration: the app never notices
-(DESIGN.md principle 1). Faults are injected into genai_otel with ``monkeypatch`` (the SDK is never mocked), and
+(DESIGN.md principle 1). Faults are injected into llmtel with ``monkeypatch`` (the SDK is never mocked), and
 each outcome is compared with the same scenario run uninstrumented.
 
 Where the span ends exactly once despite the fault: everywhere except a fault in ``ChatApi.request``, which
@@ -21,12 +21,12 @@ import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
-from genai_otel.core import content
-from genai_otel.core.invocation import Invocation
-from genai_otel.demo.server import NOT_FOUND
-from genai_otel.providers.openai.chat import ChatApi, ChatStream
-from genai_otel.providers.openai.embeddings import EmbeddingsApi
-from genai_otel.providers.openai.responses import ResponsesApi, ResponsesStream
+from llmtel.core import content
+from llmtel.core.invocation import Invocation
+from llmtel.demo.server import NOT_FOUND
+from llmtel.providers.openai.chat import ChatApi, ChatStream
+from llmtel.providers.openai.embeddings import EmbeddingsApi
+from llmtel.providers.openai.responses import ResponsesApi, ResponsesStream
 from tests.conformance.semconv_check import load_checker
 
 MODEL = "gpt-4o-mini"
@@ -151,7 +151,7 @@ FIRED: list[str] = []
 
 def _fault(*args: Any, **kwargs: Any) -> Any:
     FIRED.append("fault")
-    raise RuntimeError("injected fault in genai_otel")
+    raise RuntimeError("injected fault in llmtel")
 
 
 @dataclass(frozen=True)
@@ -231,10 +231,10 @@ async def test_fault_in_our_code_is_invisible_to_the_app(
 async def test_fault_keeps_stream_usage_chunk_hidden(
     otel: Any, make_llm: Any, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
-    """With GENAI_OTEL_OPENAI_STREAM_USAGE the usage chunk we asked for stays hidden despite faults, even one
+    """With LLMTEL_OPENAI_STREAM_USAGE the usage chunk we asked for stays hidden despite faults, even one
     in on_chunk, which decides what to hide."""
     expected = await outcome(make_llm, chat_stream)
-    otel.instrument(**{CAPTURE: "SPAN_ONLY", "GENAI_OTEL_OPENAI_STREAM_USAGE": "true"})
+    otel.instrument(**{CAPTURE: "SPAN_ONLY", "LLMTEL_OPENAI_STREAM_USAGE": "true"})
     owner, name = CASES[fault].owner, CASES[fault].name
     FIRED.clear()
     monkeypatch.setattr(owner, name, _fault)
@@ -248,7 +248,7 @@ async def test_fault_keeps_stream_usage_chunk_hidden(
 @SYNC_ONLY
 async def test_fault_in_redactor_drops_content(otel: Any, make_llm: Any) -> None:
     expected = await outcome(make_llm, chat)
-    otel.instrument(**{CAPTURE: "SPAN_ONLY", "GENAI_OTEL_CONTENT_REDACTOR": f"{__name__}:raising_redactor"})
+    otel.instrument(**{CAPTURE: "SPAN_ONLY", "LLMTEL_CONTENT_REDACTOR": f"{__name__}:raising_redactor"})
     assert await outcome(make_llm, chat) == expected
     attrs = otel.span().attributes or {}
     assert "gen_ai.input.messages" not in attrs and "gen_ai.output.messages" not in attrs
@@ -288,7 +288,7 @@ async def test_huge_reply_is_truncated_to_valid_json(otel: Any, make_llm: Any, s
 
     expected = await outcome(make_llm, scenario)
     assert len(expected) >= 1_000_000
-    otel.instrument(**{CAPTURE: "SPAN_ONLY", "GENAI_OTEL_MAX_CONTENT_LENGTH": str(LIMIT)})
+    otel.instrument(**{CAPTURE: "SPAN_ONLY", "LLMTEL_MAX_CONTENT_LENGTH": str(LIMIT)})
     assert await outcome(make_llm, scenario) == expected
 
     attrs = otel.span().attributes or {}
@@ -367,14 +367,14 @@ async def test_odd_messages_give_conforming_content(otel: Any, make_llm: Any, od
 
 
 def warnings_from(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "genai_otel" and r.levelno >= logging.WARNING]
+    return [r for r in caplog.records if r.name == "llmtel" and r.levelno >= logging.WARNING]
 
 
 @SYNC_ONLY
 async def test_bad_capture_value_warns_once_and_captures_nothing(
     otel: Any, make_llm: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="genai_otel"):
+    with caplog.at_level(logging.WARNING, logger="llmtel"):
         otel.instrument(**{CAPTURE: "maybe"})
         expected_reply = await outcome(make_llm, chat)
     [record] = warnings_from(caplog)
@@ -390,18 +390,18 @@ async def test_bad_capture_value_warns_once_and_captures_nothing(
     ("variable", "value"),
     [
         ("OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT", "perhaps"),
-        ("GENAI_OTEL_OPENAI_STREAM_USAGE", "2"),
-        ("GENAI_OTEL_MAX_CONTENT_LENGTH", "-5"),
-        ("GENAI_OTEL_MAX_CONTENT_LENGTH", "lots"),
-        ("GENAI_OTEL_CONTENT_REDACTOR", "no_such_module_xyz:hook"),
-        ("GENAI_OTEL_CONTENT_REDACTOR", "not-a-hook"),
-        ("GENAI_OTEL_PROVIDER_MAP", "just-a-host"),
+        ("LLMTEL_OPENAI_STREAM_USAGE", "2"),
+        ("LLMTEL_MAX_CONTENT_LENGTH", "-5"),
+        ("LLMTEL_MAX_CONTENT_LENGTH", "lots"),
+        ("LLMTEL_CONTENT_REDACTOR", "no_such_module_xyz:hook"),
+        ("LLMTEL_CONTENT_REDACTOR", "not-a-hook"),
+        ("LLMTEL_PROVIDER_MAP", "just-a-host"),
     ],
 )
 async def test_bad_setting_warns_once_and_the_app_works(
     otel: Any, make_llm: Any, caplog: pytest.LogCaptureFixture, variable: str, value: str
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="genai_otel"):
+    with caplog.at_level(logging.WARNING, logger="llmtel"):
         otel.instrument(**{variable: value})
         reply = await outcome(make_llm, chat)
     [record] = warnings_from(caplog)

@@ -7,8 +7,8 @@ from typing import Any
 import openai
 import pytest
 
-from genai_otel import semconv as sc
-from genai_otel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX
+from llmtel import semconv as sc
+from llmtel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX
 from tests.openai.helpers import drain, run
 
 MODEL = "gpt-4o-mini"
@@ -159,7 +159,7 @@ async def test_chat_stream(otel: Any, server: Any, sdk: Any, usage: bool) -> Non
 
 
 async def test_stream_usage_option_records_tokens(otel: Any, sdk: Any) -> None:
-    otel.instrument(GENAI_OTEL_OPENAI_STREAM_USAGE="true")
+    otel.instrument(LLMTEL_OPENAI_STREAM_USAGE="true")
     chunks = await drain(await run(sdk.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)))
     assert len(chunks) == 7  # the usage chunk we asked for is hidden from the caller...
     (tpoc,) = otel.points(TPOC.name)

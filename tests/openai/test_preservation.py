@@ -20,10 +20,10 @@ import wrapt
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
-import genai_otel
-from genai_otel.demo.server import NOT_FOUND, RATE_LIMITED, SERVER_ERROR
-from genai_otel.providers import openai as installer
-from genai_otel.providers.openai import _HOOKS, _TARGETS, OpenAIInstrumentor, _resolve
+import llmtel
+from llmtel.demo.server import NOT_FOUND, RATE_LIMITED, SERVER_ERROR
+from llmtel.providers import openai as installer
+from llmtel.providers.openai import _HOOKS, _TARGETS, OpenAIInstrumentor, _resolve
 
 
 def resolve(module_name: str, path: str) -> Any:
@@ -451,7 +451,7 @@ def test_instrument_twice_does_not_double_wrap(otel: Any, originals: dict[Any, A
 
 
 def _public_instrument(otel: Any) -> None:
-    genai_otel.instrument(
+    llmtel.instrument(
         tracer_provider=otel.tracer_provider,
         meter_provider=otel.meter_provider,
         logger_provider=otel.logger_provider,
@@ -469,8 +469,8 @@ def test_public_instrument_is_idempotent(otel: Any, originals: dict[Any, Any], c
 
 
 def test_public_uninstrument_is_idempotent_without_instrument(originals: dict[Any, Any]) -> None:
-    genai_otel.uninstrument()
-    genai_otel.uninstrument()
+    llmtel.uninstrument()
+    llmtel.uninstrument()
     assert sdk_methods() == originals
 
 
@@ -478,8 +478,8 @@ def test_public_uninstrument_restores_the_sdk(otel: Any, originals: dict[Any, An
     _public_instrument(otel)
     chat(client)
     assert len(otel.spans()) == 1
-    genai_otel.uninstrument()
-    genai_otel.uninstrument()
+    llmtel.uninstrument()
+    llmtel.uninstrument()
     chat(client)
     assert len(otel.spans()) == 1, "a call after uninstrument() still made a span"
     assert sdk_methods() == originals
@@ -497,7 +497,7 @@ def test_another_instrumentation_is_detected(
     request = SyncAPIClient.__dict__["request"]
     wrapt.wrap_function_wrapper(SyncAPIClient, "request", _foreign)  # what OpenInference does
     try:
-        with caplog.at_level(logging.WARNING, logger="genai_otel"):
+        with caplog.at_level(logging.WARNING, logger="llmtel"):
             otel.instrument()
         assert "another OpenAI instrumentation is already active" in caplog.text
         assert sdk_methods() == originals  # we stood aside: nothing of ours is wrapped

@@ -12,8 +12,8 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel
 
-from genai_otel import semconv as sc
-from genai_otel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX, REASONING_TOKENS, RESPONSE_FAILED, STREAM_ERROR
+from llmtel import semconv as sc
+from llmtel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX, REASONING_TOKENS, RESPONSE_FAILED, STREAM_ERROR
 from tests.openai.helpers import drain, run
 
 MODEL = "gpt-4o-mini"

@@ -10,8 +10,8 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from genai_otel import semconv as sc
-from genai_otel.demo.server import FakeOpenAIServer
+from llmtel import semconv as sc
+from llmtel.demo.server import FakeOpenAIServer
 from tests.conftest import Otel, dropped_async_generators_closed
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
@@ -101,7 +101,7 @@ def test_raw_and_streaming_response(otel: Otel, client: openai.OpenAI) -> None:
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         texts = [c.choices[0].delta.content for c in response.parse() if c.choices]
-    assert "".join(t or "" for t in texts) == "This is a deterministic reply from the genai-otel demo server."
+    assert "".join(t or "" for t in texts) == "This is a deterministic reply from the llmtel demo server."
     raw_span, streamed_span = otel.spans()
     assert raw_span.attributes[sc.GEN_AI_RESPONSE_ID] == first.id  # type: ignore[index]
     assert streamed_span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)  # type: ignore[index]

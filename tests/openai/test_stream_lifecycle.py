@@ -4,7 +4,7 @@ caller's current span between chunks (DESIGN.md principles 1 and 3).
 What counts as a chunk: every item the SDK's stream hands to the app. A chat stream of ``x_chunks=N`` text
 pieces is ``N + 2`` chunks: the role chunk (``delta.role="assistant"``, empty content), ``N`` content chunks and
 the finish chunk (``finish_reason="stop"``), plus the usage-only chunk (``choices=[]``) when the *app* asked for
-``include_usage``. A usage chunk that the instrumentation requested itself (``GENAI_OTEL_OPENAI_STREAM_USAGE``)
+``include_usage``. A usage chunk that the instrumentation requested itself (``LLMTEL_OPENAI_STREAM_USAGE``)
 is hidden from the app and not counted. ``time_per_output_chunk`` records one value per chunk after the first, so
 its count is ``chunks - 1``; ``time_to_first_chunk`` records one value when at least one chunk arrived.
 """
@@ -25,7 +25,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
-from genai_otel.demo.server import BROKEN_STREAM, DEFAULT_REPLY, RESPONSE_FAILED, STALL, STREAM_ERROR
+from llmtel.demo.server import BROKEN_STREAM, DEFAULT_REPLY, RESPONSE_FAILED, STALL, STREAM_ERROR
 from tests.conftest import dropped_async_generators_closed
 
 MODEL = "gpt-4o-mini"
@@ -455,7 +455,7 @@ async def test_stream_usage_option_is_invisible_to_the_app(otel: Any, server: An
     plain = await read_all(await create(llm, is_async, extra_body=None), is_async)
     assert server.requests[-1].body.get("stream_options") is None
 
-    otel.instrument(GENAI_OTEL_OPENAI_STREAM_USAGE="true")
+    otel.instrument(LLMTEL_OPENAI_STREAM_USAGE="true")
     seen = await read_all(await create(llm, is_async, extra_body=None), is_async)
     assert server.requests[-1].body["stream_options"] == {"include_usage": True}
     assert len(seen) == len(plain) == 7
@@ -470,7 +470,7 @@ async def test_stream_usage_option_is_invisible_to_the_app(otel: Any, server: An
 
 
 async def test_stream_usage_option_respects_the_apps_choice(otel: Any, server: Any, llm: Any, is_async: bool) -> None:
-    otel.instrument(GENAI_OTEL_OPENAI_STREAM_USAGE="true")
+    otel.instrument(LLMTEL_OPENAI_STREAM_USAGE="true")
     chunks = await read_all(await create(llm, is_async, stream_options={"include_usage": False}), is_async)
     assert server.requests[-1].body["stream_options"] == {"include_usage": False}
     assert len(chunks) == FULL
@@ -479,7 +479,7 @@ async def test_stream_usage_option_respects_the_apps_choice(otel: Any, server: A
 
 async def test_stream_usage_option_leaves_chunk_json_unchanged(otel: Any, llm: Any, is_async: bool) -> None:
     plain = await read_all(await create(llm, is_async), is_async)
-    otel.instrument(GENAI_OTEL_OPENAI_STREAM_USAGE="true")
+    otel.instrument(LLMTEL_OPENAI_STREAM_USAGE="true")
     seen = await read_all(await create(llm, is_async), is_async)
     assert [mask(c.model_dump(exclude_unset=True)) for c in seen] == [
         mask(c.model_dump(exclude_unset=True)) for c in plain

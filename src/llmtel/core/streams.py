@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import wrapt
 
-from genai_otel._internal import swallowed
-from genai_otel.core.invocation import Invocation
+from llmtel._internal import swallowed
+from llmtel.core.invocation import Invocation
 
 
 class ChunkHandler(Protocol):

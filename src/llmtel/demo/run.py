@@ -1,10 +1,10 @@
-"""``genai-otel demo``: real ``openai`` SDK calls, instrumented by genai-otel, and a summary of the telemetry.
+"""``llmtel demo``: real ``openai`` SDK calls, instrumented by llmtel, and a summary of the telemetry.
 
 The demo builds its own OpenTelemetry SDK pipeline (it never touches the global providers): a TracerProvider,
 MeterProvider and LoggerProvider with in-memory exporters/readers, which the summary is read from, plus OTLP
 exporters when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or a signal-specific endpoint) is set. It instruments the SDK
-with :func:`genai_otel.instrument`, makes six labelled calls against the built-in
-:class:`~genai_otel.demo.server.FakeOpenAIServer` (or a real endpoint), then uninstruments, shuts everything
+with :func:`llmtel.instrument`, makes six labelled calls against the built-in
+:class:`~llmtel.demo.server.FakeOpenAIServer` (or a real endpoint), then uninstruments, shuts everything
 down and prints one block per GenAI span, the metric totals, the number of events and where it all went.
 
 Nothing is left running afterwards: the server, the HTTP client, the batch processors' and the metric reader's
@@ -52,10 +52,10 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
-import genai_otel
-from genai_otel import config as config_module
-from genai_otel import semconv as sc
-from genai_otel.core.invocation import DETAILS_EVENT
+import llmtel
+from llmtel import config as config_module
+from llmtel import semconv as sc
+from llmtel.core.invocation import DETAILS_EVENT
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
@@ -68,7 +68,7 @@ __all__ = [
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
-DEFAULT_SERVICE_NAME = "genai-otel-demo"
+DEFAULT_SERVICE_NAME = "llmtel-demo"
 DEFAULT_API_KEY = "demo"
 DEMO_CAPTURE = config_module.ContentCapture.SPAN_AND_EVENT
 NONEXISTENT_MODEL = "does-not-exist"
@@ -355,7 +355,7 @@ class _Pipeline:
     def shutdown(self) -> None:
         """Flush and stop the providers concurrently: unreachable collectors cost one timeout, not three."""
         threads = [
-            threading.Thread(target=stop, name=f"genai-otel-demo-shutdown-{index}", daemon=True)
+            threading.Thread(target=stop, name=f"llmtel-demo-shutdown-{index}", daemon=True)
             for index, stop in enumerate(
                 (self.tracer_provider.shutdown, self.meter_provider.shutdown, self.logger_provider.shutdown)
             )
@@ -477,11 +477,11 @@ def _get_weather(city: str) -> dict[str, Any]:
 def _agent_turn(ctx: _Context) -> str:
     """A small agent: the model asks for a tool, the app runs it, the model answers with the result.
 
-    ``genai_otel.agent`` and ``genai_otel.tool`` are the app's only telemetry code: they add the invoke_agent span
+    ``llmtel.agent`` and ``llmtel.tool`` are the app's only telemetry code: they add the invoke_agent span
     (parent of the two LLM calls, with their usage summed) and the execute_tool span, and the agent/tool metrics.
     """
     question = {"role": "user", "content": TOOL_PROMPT}
-    with genai_otel.agent(AGENT_NAME, description="Answers weather questions with a tool."):
+    with llmtel.agent(AGENT_NAME, description="Answers weather questions with a tool."):
         first = ctx.client.chat.completions.create(model=ctx.model, messages=[question], tools=[WEATHER_TOOL])
         message = first.choices[0].message
         calls = [c for c in message.tool_calls or () if getattr(c, "function", None) is not None]
@@ -491,7 +491,7 @@ def _agent_turn(ctx: _Context) -> str:
         ran: list[str] = []
         for call in calls:
             name, arguments = call.function.name, call.function.arguments
-            with genai_otel.tool(name, call_id=call.id, arguments=arguments) as execution:
+            with llmtel.tool(name, call_id=call.id, arguments=arguments) as execution:
                 try:
                     city = str(json.loads(arguments).get("city", ""))
                 except (ValueError, AttributeError):
@@ -521,7 +521,7 @@ def _responses(ctx: _Context) -> str:
 
 
 def _error_model(local: bool) -> str:
-    from genai_otel.demo.server import RATE_LIMITED
+    from llmtel.demo.server import RATE_LIMITED
 
     return RATE_LIMITED if local else NONEXISTENT_MODEL
 
@@ -817,17 +817,17 @@ def _capture_note(set_by_demo: bool) -> str:
 
 def _instrument(pipeline: _Pipeline, err: TextIO) -> str:
     """Instrument openai onto the demo's providers; returns how content capture is set, for the header."""
-    from genai_otel.providers.openai import OpenAIInstrumentor
+    from llmtel.providers.openai import OpenAIInstrumentor
 
     if OpenAIInstrumentor().is_instrumented_by_opentelemetry:
         err.write(
-            "genai-otel demo: openai was already instrumented in this process; "
+            "llmtel demo: openai was already instrumented in this process; "
             "re-instrumenting it with the demo's own pipeline\n"
         )
-        genai_otel.uninstrument()
+        llmtel.uninstrument()
     # Configuration is read once, in instrument(): the demo's capture default only needs to be in place then.
     with _env_default(config_module.CAPTURE_MESSAGE_CONTENT, DEMO_CAPTURE.value) as set_by_demo:
-        genai_otel.instrument(
+        llmtel.instrument(
             tracer_provider=pipeline.tracer_provider,
             meter_provider=pipeline.meter_provider,
             logger_provider=pipeline.logger_provider,
@@ -846,7 +846,7 @@ def _call_all(
     could not be reached, why the remaining calls were skipped."""
     import openai
 
-    from genai_otel.demo.server import FakeOpenAIServer
+    from llmtel.demo.server import FakeOpenAIServer
 
     live = _LiveText(text)
     outcomes: list[_Outcome] = []
@@ -862,9 +862,9 @@ def _call_all(
             client = openai.OpenAI(base_url=base_url, api_key=api_key)
             target = base_url
         if text is not None:
-            versions = f"openai {openai.__version__}, instrumented by genai-otel {genai_otel.__version__}"
+            versions = f"openai {openai.__version__}, instrumented by llmtel {llmtel.__version__}"
             for line in (
-                f"genai-otel demo: {versions}",
+                f"llmtel demo: {versions}",
                 f"calls go to {target}",
                 f"content capture {capture_note}",
             ):
@@ -918,7 +918,7 @@ def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = No
     try:
         pipeline = _Pipeline(service_name, _otlp_plan())
     except DemoError as exc:
-        err.write(f"genai-otel demo: {exc}\n")
+        err.write(f"llmtel demo: {exc}\n")
         return 2
 
     text = None if options.json else out
@@ -927,7 +927,7 @@ def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = No
             capture_note = _instrument(pipeline, err)
             outcomes, unreachable = _call_all(options, base_url or None, pipeline, text, capture_note)
         finally:
-            genai_otel.uninstrument()
+            llmtel.uninstrument()
         metrics_data = pipeline.metric_reader.get_metrics_data()
         events = _details_events(pipeline.logs.get_finished_logs())
         if text is not None and pipeline.destinations:
@@ -954,5 +954,5 @@ def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = No
         out.write("\n".join(_text_summary(summary, problems)) + "\n")
     out.flush()
     for problem in problems:
-        err.write(f"genai-otel demo: {problem}\n")
+        err.write(f"llmtel demo: {problem}\n")
     return 1 if problems else 0

@@ -1,4 +1,4 @@
-"""The ``genai-otel`` command line. ``genai-otel demo`` shows the instrumentation at work; see ``--help``."""
+"""The ``llmtel`` command line. ``llmtel demo`` shows the instrumentation at work; see ``--help``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from genai_otel.version import __version__
+from llmtel.version import __version__
 
 _DEMO_DESCRIPTION = """\
-Make six real openai SDK calls, instrumented by genai-otel, and print the
+Make six real openai SDK calls, instrumented by llmtel, and print the
 telemetry they produced: one block per GenAI span (operation, provider,
 request -> response model, input/output tokens, latency, time to first chunk,
 finish reasons, error.type), the GenAI metric totals, the number of
@@ -41,7 +41,7 @@ environment:
   OTEL_EXPORTER_OTLP_TIMEOUT
                          export timeout in seconds (the demo uses 3 if unset)
   OTEL_SERVICE_NAME      service.name of the exported telemetry
-                         (default "genai-otel-demo")
+                         (default "llmtel-demo")
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
                          NO_CONTENT, SPAN_ONLY, EVENT_ONLY or SPAN_AND_EVENT;
                          the demo uses SPAN_AND_EVENT unless this is set
@@ -58,7 +58,7 @@ exit status:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from genai_otel.demo.run import DemoOptions, run
+    from llmtel.demo.run import DemoOptions, run
 
     return run(
         DemoOptions(
@@ -72,10 +72,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from genai_otel.demo.run import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL
+    from llmtel.demo.run import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(
-        prog="genai-otel",
+        prog="llmtel",
         description="OpenTelemetry instrumentation for LLM SDKs, following the GenAI semantic conventions.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``genai-otel`` console script; returns the exit status."""
+    """Entry point of the ``llmtel`` console script; returns the exit status."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """The providers (and configuration) the last ``instrument()`` was given, for the telemetry that belongs to no
-SDK: the :func:`genai_otel.agent` and :func:`genai_otel.tool` spans go where the LLM call spans go.
+SDK: the :func:`llmtel.agent` and :func:`llmtel.tool` spans go where the LLM call spans go.
 
-Kept apart from :mod:`genai_otel.core.agents` so that instrumenting imports nothing of OpenTelemetry (start-up
+Kept apart from :mod:`llmtel.core.agents` so that instrumenting imports nothing of OpenTelemetry (start-up
 cost, bench/): the agent module reads this state when an app first enters an agent or tool block.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from genai_otel.config import Config
+    from llmtel.config import Config
 
 
 class Setup:

@@ -19,7 +19,7 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
-from genai_otel._internal import swallowed
+from llmtel._internal import swallowed
 
 Callback = Callable[[ModuleType], None]
 

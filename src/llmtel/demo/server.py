@@ -24,7 +24,7 @@ Standard library only: it ships inside the package.
         client = openai.OpenAI(base_url=server.base_url, api_key="test")
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
 
-Run ``python -m genai_otel.demo.server --port 8000`` to serve it in the foreground.
+Run ``python -m llmtel.demo.server --port 8000`` to serve it in the foreground.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ MODEL_SUFFIX = "-2026-01-01"
 """Appended to the request model to form the response model: ``gpt-4o-mini`` -> ``gpt-4o-mini-2026-01-01``."""
 CREATED = 1767225600
 """Fixed ``created`` / ``created_at`` timestamp (2026-01-01T00:00:00Z)."""
-DEFAULT_REPLY = "This is a deterministic reply from the genai-otel demo server."
+DEFAULT_REPLY = "This is a deterministic reply from the llmtel demo server."
 TOOL_ARGUMENTS = '{"city": "Paris"}'
 """Arguments of every generated tool call."""
 REASONING_TOKENS = 7
@@ -943,7 +943,7 @@ class _DemoHTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "genai-otel-demo/1.0"
+    server_version = "llmtel-demo/1.0"
     sys_version = ""
     timeout = 60  # idle keep-alive connections
     disable_nagle_algorithm = True  # small SSE writes on keep-alive connections would wait for delayed ACKs
@@ -1095,7 +1095,7 @@ class FakeOpenAIServer:
         thread = threading.Thread(
             target=httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
-            name=f"genai-otel-demo-server:{httpd.server_address[1]}",
+            name=f"llmtel-demo-server:{httpd.server_address[1]}",
             daemon=True,
         )
         self._httpd, self._thread = httpd, thread
@@ -1159,7 +1159,7 @@ class FakeOpenAIServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve in the foreground: ``python -m genai_otel.demo.server --port 8000``."""
+    """Serve in the foreground: ``python -m llmtel.demo.server --port 8000``."""
     parser = argparse.ArgumentParser(description="Deterministic OpenAI-compatible demo server.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)

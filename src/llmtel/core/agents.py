@@ -1,8 +1,8 @@
-"""In-process agent and tool spans: what :func:`genai_otel.agent` and :func:`genai_otel.tool` record.
+"""In-process agent and tool spans: what :func:`llmtel.agent` and :func:`llmtel.tool` record.
 
 An LLM SDK cannot tell which agent a call belongs to, or when the app runs a tool the model asked for: the app
-says so by wrapping the agent's turn in ``with genai_otel.agent("name"):`` and each tool execution in
-``with genai_otel.tool("name", call_id=...):``. That gives, as the GenAI conventions define them:
+says so by wrapping the agent's turn in ``with llmtel.agent("name"):`` and each tool execution in
+``with llmtel.tool("name", call_id=...):``. That gives, as the GenAI conventions define them:
 
 - an ``invoke_agent {name}`` INTERNAL span (``gen_ai.invoke_agent.internal``), parent of the agent's LLM call
   spans, with the token usage of those calls summed up; ``gen_ai.invoke_agent.duration``,
@@ -25,13 +25,13 @@ from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from genai_otel import config as config_module
-from genai_otel import semconv as sc
-from genai_otel._internal import swallowed
-from genai_otel._providers import Setup
-from genai_otel.core import content
-from genai_otel.core.context import AGENT_KEY, AgentFrame, agent_of
-from genai_otel.core.invocation import _NO_EXEMPLAR, Telemetry, error_type_of
+from llmtel import config as config_module
+from llmtel import semconv as sc
+from llmtel._internal import swallowed
+from llmtel._providers import Setup
+from llmtel.core import content
+from llmtel.core.context import AGENT_KEY, AgentFrame, agent_of
+from llmtel.core.invocation import _NO_EXEMPLAR, Telemetry, error_type_of
 
 _perf_ns = time.perf_counter_ns
 _INVOKE_AGENT = sc.GenAiOperationNameValues.INVOKE_AGENT
@@ -158,7 +158,7 @@ class _Operation:
 
 
 class AgentInvocation(_Operation):
-    """``with genai_otel.agent(name):`` — one in-process agent invocation (see :func:`genai_otel.agent`)."""
+    """``with llmtel.agent(name):`` — one in-process agent invocation (see :func:`llmtel.agent`)."""
 
     __slots__ = ("_frame", "conversation_id", "description", "model", "name")
 
@@ -184,7 +184,7 @@ class AgentInvocation(_Operation):
 
     @property
     def tool_calls(self) -> int:
-        """Tool executions (``genai_otel.tool``) in this invocation so far."""
+        """Tool executions (``llmtel.tool``) in this invocation so far."""
         return self._frame.tool_calls if self._frame is not None else 0
 
     def _span_name(self) -> str:
@@ -228,7 +228,7 @@ class AgentInvocation(_Operation):
 
 
 class ToolExecution(_Operation):
-    """``with genai_otel.tool(name):`` — one local tool execution (see :func:`genai_otel.tool`)."""
+    """``with llmtel.tool(name):`` — one local tool execution (see :func:`llmtel.tool`)."""
 
     __slots__ = ("_agent_name", "_result", "arguments", "call_id", "description", "name", "type")
 

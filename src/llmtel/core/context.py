@@ -1,6 +1,6 @@
 """Agent identity carried in the OpenTelemetry context: which in-process agent invocation an LLM call belongs to.
 
-:func:`genai_otel.agent` puts an :class:`AgentFrame` into the context it makes current, next to its span; every
+:func:`llmtel.agent` puts an :class:`AgentFrame` into the context it makes current, next to its span; every
 inference call started in that context (including from threads or tasks that copy it) finds it with one lookup
 in the ``Context`` the wrapper already holds, counts itself and adds its token usage. Sub-agents get their own
 frame, so each agent counts only the calls it made itself, as ``gen_ai.invoke_agent.inference_calls`` asks.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from opentelemetry.context import Context, create_key
 
-AGENT_KEY = create_key("genai_otel.agent")
+AGENT_KEY = create_key("llmtel.agent")
 
 
 class AgentFrame:

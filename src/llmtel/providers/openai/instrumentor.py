@@ -1,4 +1,4 @@
-"""``OpenAIInstrumentor``: the ``opentelemetry-instrument`` entry point ``genai_openai``, a standard
+"""``OpenAIInstrumentor``: the ``opentelemetry-instrument`` entry point ``llmtel_openai``, a standard
 ``BaseInstrumentor`` (dependency check, ``instrument()`` / ``uninstrument()``) over this package's installer."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from genai_otel.providers import openai as installer
+from llmtel.providers import openai as installer
 
 
 class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -18,7 +18,7 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("openai >= 1.40",)
 
-    # The installer holds the state, so that genai_otel.instrument()/uninstrument() and this class agree.
+    # The installer holds the state, so that llmtel.instrument()/uninstrument() and this class agree.
     @property
     def _is_instrumented_by_opentelemetry(self) -> bool:
         return installer.installed()

@@ -7,10 +7,10 @@ from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from genai_otel import semconv as sc
-from genai_otel.core import content as c
-from genai_otel.core.invocation import Invocation, Telemetry
-from genai_otel.providers.openai._common import (
+from llmtel import semconv as sc
+from llmtel.core import content as c
+from llmtel.core.invocation import Invocation, Telemetry
+from llmtel.providers.openai._common import (
     SAMPLING,
     Api,
     RequestTable,
@@ -89,7 +89,7 @@ def unset_usage(chunk: Any) -> None:
 
 
 def include_usage(kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
-    """``GENAI_OTEL_OPENAI_STREAM_USAGE``: ask for the usage chunk on streams that did not; True if we did."""
+    """``LLMTEL_OPENAI_STREAM_USAGE``: ask for the usage chunk on streams that did not; True if we did."""
     if not telemetry.config.openai_stream_usage or kwargs.get("stream") is not True:
         return False
     options = kwargs.get("stream_options")

@@ -20,14 +20,14 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from genai_otel import semconv as sc
-from genai_otel._internal import swallowed
-from genai_otel.config import Config
-from genai_otel.core import content
-from genai_otel.core.context import agent_of
-from genai_otel.core.endpoints import Endpoint
-from genai_otel.core.metrics import CHUNK_METRIC_ATTRIBUTE_KEYS, METRIC_ATTRIBUTE_KEYS, Instruments
-from genai_otel.version import __version__
+from llmtel import semconv as sc
+from llmtel._internal import swallowed
+from llmtel.config import Config
+from llmtel.core import content
+from llmtel.core.context import agent_of
+from llmtel.core.endpoints import Endpoint
+from llmtel.core.metrics import CHUNK_METRIC_ATTRIBUTE_KEYS, METRIC_ATTRIBUTE_KEYS, Instruments
+from llmtel.version import __version__
 
 _perf_ns = time.perf_counter_ns
 _INPUT = {sc.GEN_AI_TOKEN_TYPE: sc.GenAiTokenTypeValues.INPUT}
@@ -37,7 +37,7 @@ DETAILS_EVENT = sc.GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
 # and per-chunk points get a context without a span, so the SDK skips its exemplar work for them (~5 µs per
 # point; bench/); between chunks the current span is the app's, which an exemplar would wrongly point to.
 _NO_EXEMPLAR = context.Context()
-SCOPE = "genai_otel"
+SCOPE = "llmtel"
 
 
 class Telemetry:
@@ -168,7 +168,7 @@ class Invocation:
         attributes.update(base)
         if stream:
             attributes[sc.GEN_AI_REQUEST_STREAM] = True
-        # Inside genai_otel.agent(...): count this call for the agent, and carry its conversation id.
+        # Inside llmtel.agent(...): count this call for the agent, and carry its conversation id.
         agent = agent_of(parent if parent is not None else context.get_current())
         if agent is not None and operation in _EVENT_OPERATIONS:
             agent.inference_calls += 1

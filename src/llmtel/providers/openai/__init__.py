@@ -8,7 +8,7 @@ the app loads it (at once if it already has). Wrapped (sync and async): ``chat.c
 that keep ``with_raw_response`` / ``with_streaming_response`` objects exact (see ``_common``).
 
 :func:`install` / :func:`uninstall` hold the state; ``OpenAIInstrumentor`` (the ``opentelemetry-instrument``
-entry point, in :mod:`.instrumentor`) and :func:`genai_otel.instrument` both drive them, so either way the SDK
+entry point, in :mod:`.instrumentor`) and :func:`llmtel.instrument` both drive them, so either way the SDK
 is wrapped once. This module imports no ``opentelemetry.instrumentation`` (~20 ms of start-up; bench/).
 """
 
@@ -19,18 +19,18 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from genai_otel import _providers
-from genai_otel import config as config_module
-from genai_otel._imports import when_imported
-from genai_otel._internal import swallowed
+from llmtel import _providers
+from llmtel import config as config_module
+from llmtel._imports import when_imported
+from llmtel._internal import swallowed
 
 if TYPE_CHECKING:
-    from genai_otel.core.invocation import Telemetry
-    from genai_otel.providers.openai.instrumentor import OpenAIInstrumentor
+    from llmtel.core.invocation import Telemetry
+    from llmtel.providers.openai.instrumentor import OpenAIInstrumentor
 
 __all__ = ["OpenAIInstrumentor", "install", "installed", "uninstall"]
 
-_log = logging.getLogger("genai_otel")
+_log = logging.getLogger("llmtel")
 MIN_VERSION = (1, 40)
 
 # (module, "Class.method", translation module and class, is_async). Missing targets (older/newer SDKs) are
@@ -106,7 +106,7 @@ def _foreign_instrumentation(places: list[tuple[str, str]]) -> str | None:
 
 
 class _State:
-    """What is installed. Module-level, so the entry-point instrumentor and ``genai_otel.instrument()`` share it."""
+    """What is installed. Module-level, so the entry-point instrumentor and ``llmtel.instrument()`` share it."""
 
     generation = 0  # bumped by install() and uninstall(): hooks of an earlier generation do nothing
     installed = False
@@ -142,7 +142,7 @@ def install(
         "meter_provider": meter_provider,
         "logger_provider": logger_provider,
     }
-    # genai_otel.agent()/tool() spans go where the LLM call spans go.
+    # llmtel.agent()/tool() spans go where the LLM call spans go.
     _providers.configure(config=_State.config, **_State.providers)
     when_imported("openai", functools.partial(_on_sdk, _State.generation))
 
@@ -174,7 +174,7 @@ def uninstall() -> None:
 
 
 def _telemetry() -> Telemetry:
-    from genai_otel.core.invocation import Telemetry
+    from llmtel.core.invocation import Telemetry
 
     assert _State.config is not None
     return Telemetry(_State.config, **_State.providers)
@@ -186,7 +186,7 @@ def _plan() -> dict[str, list[tuple[str, Any]]]:
         return _State.plan
     import importlib
 
-    from genai_otel.providers.openai import _common
+    from llmtel.providers.openai import _common
 
     telemetry = _telemetry()
     plan: dict[str, list[tuple[str, Any]]] = {}
@@ -216,7 +216,7 @@ def _version_ok() -> bool:
         return True
     if not _State.warned:
         _State.warned = True
-        _log.warning("genai-otel: openai %s is older than 1.40, which genai-otel needs; not instrumenting it", version)
+        _log.warning("llmtel: openai %s is older than 1.40, which llmtel needs; not instrumenting it", version)
     return False
 
 
@@ -238,9 +238,9 @@ def _install_module(generation: int, module: Any) -> None:
             if not _State.warned:
                 _State.warned = True
                 _log.warning(
-                    "genai-otel: another OpenAI instrumentation is already active (%s is wrapped); genai-otel "
+                    "llmtel: another OpenAI instrumentation is already active (%s is wrapped); llmtel "
                     "leaves those OpenAI methods alone, to avoid a second span per call. Disable one of them, "
-                    "e.g. with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=genai_openai.",
+                    "e.g. with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=llmtel_openai.",
                     foreign,
                 )
             return
@@ -255,9 +255,9 @@ def _install_module(generation: int, module: Any) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    # The entry point's class loads opentelemetry.instrumentation, which genai_otel.instrument() does not need.
+    # The entry point's class loads opentelemetry.instrumentation, which llmtel.instrument() does not need.
     if name == "OpenAIInstrumentor":
-        from genai_otel.providers.openai.instrumentor import OpenAIInstrumentor
+        from llmtel.providers.openai.instrumentor import OpenAIInstrumentor
 
         return OpenAIInstrumentor
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from genai_otel import semconv as sc
-from genai_otel.core import content as c
-from genai_otel.core.invocation import Invocation, Telemetry
-from genai_otel.providers.openai._common import (
+from llmtel import semconv as sc
+from llmtel.core import content as c
+from llmtel.core.invocation import Invocation, Telemetry
+from llmtel.providers.openai._common import (
     SAMPLING,
     Api,
     RequestTable,
     field,
     integer,
 )
-from genai_otel.providers.openai.chat import (
+from llmtel.providers.openai.chat import (
     UsageStream,
     complete_response,
     include_usage,

@@ -1,7 +1,7 @@
 """Provider identity and ``server.*`` attributes from the base URL a client talks to.
 
 OpenAI-compatible APIs all look alike from the SDK; the host is what tells them apart. The table below maps
-hosts to the well-known ``gen_ai.provider.name`` values of the conventions. ``GENAI_OTEL_PROVIDER_MAP`` adds or
+hosts to the well-known ``gen_ai.provider.name`` values of the conventions. ``LLMTEL_PROVIDER_MAP`` adds or
 overrides entries (``host[:port]=provider``). Anything unknown keeps the SDK's own provider (``openai`` for
 the OpenAI SDK), as the conventions allow; ``server.address``/``server.port`` still tell the real backend.
 """
@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from genai_otel.semconv import GenAiProviderNameValues as P
+from llmtel.semconv import GenAiProviderNameValues as P
 
 # Host pattern (``*`` matches any run of characters) -> provider value. Checked in order; the first match wins.
 HOST_PROVIDERS: tuple[tuple[str, str], ...] = (

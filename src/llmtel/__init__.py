@@ -1,6 +1,6 @@
-"""genai-otel: OpenTelemetry instrumentation for LLM client SDKs, following the GenAI semantic conventions.
+"""llmtel: OpenTelemetry instrumentation for LLM client SDKs, following the GenAI semantic conventions.
 
-Under ``opentelemetry-instrument`` nothing needs calling: the ``genai_*`` instrumentor entry points do it.
+Under ``opentelemetry-instrument`` nothing needs calling: the ``llmtel_*`` instrumentor entry points do it.
 Apps that set OpenTelemetry up in code call :func:`instrument` once after creating their providers.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from genai_otel.version import __version__
+from llmtel.version import __version__
 
 if TYPE_CHECKING:
-    from genai_otel.core.agents import AgentInvocation, ToolExecution
+    from llmtel.core.agents import AgentInvocation, ToolExecution
 
 __all__ = ["__version__", "agent", "instrument", "tool", "uninstrument"]
 
@@ -19,7 +19,7 @@ __all__ = ["__version__", "agent", "instrument", "tool", "uninstrument"]
 def _installers() -> list[Any]:
     """One installer module per supported SDK. They import nothing of their SDK (post-import hooks), so an SDK
     that is not installed, or that the app never imports, costs nothing."""
-    from genai_otel.providers import openai
+    from llmtel.providers import openai
 
     return [openai]
 
@@ -55,7 +55,7 @@ def agent(
     conversation_id: str | None = None,
     model: str | None = None,
 ) -> AgentInvocation:
-    """Mark one invocation of an in-process agent: ``with genai_otel.agent("support-bot"):`` (or ``async with``).
+    """Mark one invocation of an in-process agent: ``with llmtel.agent("support-bot"):`` (or ``async with``).
 
     The block gets an ``invoke_agent {name}`` span that parents the LLM calls made in it, with their token usage
     summed, and the ``gen_ai.invoke_agent.*`` metrics (duration; inference and tool calls per invocation, counted
@@ -63,7 +63,7 @@ def agent(
     (and in nested agents); ``model`` only if the agent is bound to that one model. An exception leaving the
     block is recorded as ``error.type`` and re-raised unchanged. Use a new ``agent(...)`` for each invocation.
     """
-    from genai_otel.core.agents import AgentInvocation
+    from llmtel.core.agents import AgentInvocation
 
     return AgentInvocation(name, description=description, conversation_id=conversation_id, model=model)
 
@@ -76,13 +76,13 @@ def tool(
     description: str | None = None,
     arguments: Any = None,
 ) -> ToolExecution:
-    """Mark one execution of a tool the model asked for: ``with genai_otel.tool("get_weather", call_id=c.id) as t:``.
+    """Mark one execution of a tool the model asked for: ``with llmtel.tool("get_weather", call_id=c.id) as t:``.
 
     The block gets an ``execute_tool {name}`` span (a child of the current agent's span, carrying the agent's
     name) and a ``gen_ai.execute_tool.duration`` point; it counts as one of the agent's tool calls. Pass the
     model's ``call_id`` to tie the span to the tool call in the LLM span's output. ``arguments`` and the value
     given to ``t.set_result(...)`` are recorded only when content capture includes spans.
     """
-    from genai_otel.core.agents import ToolExecution
+    from llmtel.core.agents import ToolExecution
 
     return ToolExecution(name, call_id=call_id, type=type, description=description, arguments=arguments)

@@ -1,7 +1,7 @@
 """Every environment variable the package reads, read once, validated, with one clear warning per bad value.
 
 The GenAI variables are the ones ``opentelemetry-util-genai`` reads, so an app configured for the official
-instrumentation keeps its settings. Our own variables are few and prefixed ``GENAI_OTEL_``; the README has the
+instrumentation keeps its settings. Our own variables are few and prefixed ``LLMTEL_``; the README has the
 table. A bad value never raises: it falls back to the default and logs one warning naming the variable.
 """
 
@@ -15,14 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-_log = logging.getLogger("genai_otel")
+_log = logging.getLogger("llmtel")
 
 CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 EMIT_EVENT = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
-PROVIDER_MAP = "GENAI_OTEL_PROVIDER_MAP"
-OPENAI_STREAM_USAGE = "GENAI_OTEL_OPENAI_STREAM_USAGE"
-MAX_CONTENT_LENGTH = "GENAI_OTEL_MAX_CONTENT_LENGTH"
-CONTENT_REDACTOR = "GENAI_OTEL_CONTENT_REDACTOR"
+PROVIDER_MAP = "LLMTEL_PROVIDER_MAP"
+OPENAI_STREAM_USAGE = "LLMTEL_OPENAI_STREAM_USAGE"
+MAX_CONTENT_LENGTH = "LLMTEL_MAX_CONTENT_LENGTH"
+CONTENT_REDACTOR = "LLMTEL_CONTENT_REDACTOR"
 
 DEFAULT_MAX_CONTENT_LENGTH = 32_768
 
@@ -69,7 +69,7 @@ class Config:
 
 
 def _warn(name: str, value: str, fallback: str) -> None:
-    _log.warning("genai-otel: ignoring %s=%r (%s)", name, value, fallback)
+    _log.warning("llmtel: ignoring %s=%r (%s)", name, value, fallback)
 
 
 def _parse_capture(raw: str | None) -> ContentCapture:

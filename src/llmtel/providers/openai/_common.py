@@ -29,13 +29,13 @@ from opentelemetry import context
 from opentelemetry.context import Context
 from opentelemetry.util.types import AttributeValue
 
-from genai_otel import semconv as sc
-from genai_otel._internal import swallowed
-from genai_otel.core import endpoints
-from genai_otel.core.invocation import Invocation, Telemetry, suppressed
-from genai_otel.core.streams import ChunkHandler, SyncStreamProxy, async_stream_proxy, end_stream
+from llmtel import semconv as sc
+from llmtel._internal import swallowed
+from llmtel.core import endpoints
+from llmtel.core.invocation import Invocation, Telemetry, suppressed
+from llmtel.core.streams import ChunkHandler, SyncStreamProxy, async_stream_proxy, end_stream
 
-_PENDING = "_genai_otel_pending"
+_PENDING = "_llmtel_pending"
 
 
 class Api:

@@ -7,10 +7,10 @@ from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from genai_otel import semconv as sc
-from genai_otel.core import content as c
-from genai_otel.core.invocation import Invocation
-from genai_otel.providers.openai._common import (
+from llmtel import semconv as sc
+from llmtel.core import content as c
+from llmtel.core.invocation import Invocation
+from llmtel.providers.openai._common import (
     Api,
     RequestTable,
     UsageTable,

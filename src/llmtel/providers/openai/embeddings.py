@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from genai_otel import semconv as sc
-from genai_otel.core.invocation import Invocation
-from genai_otel.providers.openai._common import (
+from llmtel import semconv as sc
+from llmtel.core.invocation import Invocation
+from llmtel.providers.openai._common import (
     Api,
     RequestTable,
     UsageTable,

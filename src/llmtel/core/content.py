@@ -12,8 +12,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from genai_otel._internal import swallowed
-from genai_otel.config import Config
+from llmtel._internal import swallowed
+from llmtel.config import Config
 
 Part = dict[str, Any]
 Message = dict[str, Any]

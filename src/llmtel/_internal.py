@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-_log = logging.getLogger("genai_otel")
+_log = logging.getLogger("llmtel")
 _reported: set[str] = set()
 
 
@@ -17,4 +17,4 @@ def swallowed(where: str) -> None:
     if where in _reported:
         return
     _reported.add(where)
-    _log.debug("genai-otel: instrumentation error in %s (ignored; the app is unaffected)", where, exc_info=True)
+    _log.debug("llmtel: instrumentation error in %s (ignored; the app is unaffected)", where, exc_info=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opentelemetry.metrics import Histogram, Meter
 
-from genai_otel import semconv as sc
+from llmtel import semconv as sc
 
 # Attributes the conventions allow on the client metrics that we deliberately leave out: the system
 # fingerprint changes with every backend build, so it would multiply series without telling users anything a
@@ -38,7 +38,7 @@ def _histogram(meter: Meter, spec: sc.MetricSpec) -> Histogram:
 
 class Instruments:
     """Histograms of the GenAI client metrics, and of the agent and tool metrics that
-    :func:`genai_otel.agent` / :func:`genai_otel.tool` record."""
+    :func:`llmtel.agent` / :func:`llmtel.tool` record."""
 
     __slots__ = (
         "agent_duration",
