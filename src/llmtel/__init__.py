@@ -1,7 +1,9 @@
 """llmtel: OpenTelemetry instrumentation for LLM client SDKs, following the GenAI semantic conventions.
 
 Under ``opentelemetry-instrument`` nothing needs calling: the ``llmtel_*`` instrumentor entry points do it.
-Apps that set OpenTelemetry up in code call :func:`instrument` once after creating their providers.
+Apps that set OpenTelemetry up in code call :func:`instrument` once after creating their providers; apps that
+cannot use the wrapper (notebooks, serverless handlers) call :func:`setup`, which configures OpenTelemetry from
+the same ``OTEL_*`` variables first.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from llmtel.version import __version__
 if TYPE_CHECKING:
     from llmtel.core.agents import AgentInvocation, ToolExecution
 
-__all__ = ["__version__", "agent", "instrument", "tool", "uninstrument"]
+__all__ = ["__version__", "agent", "instrument", "setup", "tool", "uninstrument"]
 
 
 def _installers() -> list[Any]:
@@ -40,6 +42,19 @@ def instrument(
             meter_provider=meter_provider,
             logger_provider=logger_provider,
         )
+
+
+def setup() -> bool:
+    """``opentelemetry-instrument`` in one call: configure OpenTelemetry from the ``OTEL_*`` variables as the
+    wrapper would (installed distro and configurator; ``llmtel[otlp]`` brings them), then :func:`instrument`.
+
+    For notebooks and serverless handlers. Call it once, early; later calls only instrument. If the app has
+    configured OpenTelemetry already, its providers are kept. Returns whether this call configured the SDK;
+    never raises (what cannot be configured is logged once as a warning).
+    """
+    from llmtel._setup import setup as _setup
+
+    return _setup()
 
 
 def uninstrument() -> None:
