@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,16 @@ def test_example_image_installs_the_checkout_and_runs_the_demo() -> None:
     dockerfile = (helpers.DEPLOY / "example" / "Dockerfile").read_text(encoding="utf-8")
     (base,) = re.findall(r"^FROM (\S+)", dockerfile, re.M)
     assert re.fullmatch(r"python:3\.\d+\.\d+-slim", base)
-    assert "COPY src ./src" in dockerfile and 'pip install ".[openai]"' in dockerfile
+    assert "COPY src ./src" in dockerfile and 'pip install ".[all]"' in dockerfile
+    # the image runs opentelemetry-instrument and exports OTLP: `all` must bring the distro and exporters,
+    # which the core package no longer depends on
+    requires = metadata.requires("llmtel") or []
+    assert 'llmtel[openai,otlp]; extra == "all"' in requires
+    assert {r.split(">")[0] for r in requires if r.endswith('extra == "otlp"')} == {
+        "opentelemetry-sdk",
+        "opentelemetry-distro",
+        "opentelemetry-exporter-otlp",
+    }
     assert "llmtel demo" in dockerfile and "opentelemetry-instrument python /app/traffic.py" in dockerfile
     assert re.search(r"^USER \d+:\d+$", dockerfile, re.M)  # numeric: Kubernetes runAsNonRoot can verify it
     ignore = (helpers.DEPLOY / "example" / "Dockerfile.dockerignore").read_text(encoding="utf-8").split("\n")
