@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from llmtel.cli import main
 from llmtel.demo import run as demo_run
 from llmtel.providers.openai import OpenAIInstrumentor
+from llmtel.version import __version__
 
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
@@ -201,6 +203,129 @@ def test_demo_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert ["gen_ai.client.inference.operation.details", "6"] in rows
 
 
+# The text output's "Span [n] in full" section: the chat in which the model asked for the tool, with every
+# attribute (content as JSON strings, pretty-printed after the list) and its details event. {port} is the
+# built-in server's, {version} llmtel's.
+SPAN_IN_FULL = """\
+Span [4] in full (agent with a tool), as exported
+========================================
+name    chat gpt-4o-mini
+kind    CLIENT, child of [3] 'invoke_agent weather-assistant'
+status  UNSET
+scope   llmtel {version}
+attributes (18)
+    gen_ai.input.messages                = <JSON string, 91 chars: see below>
+    gen_ai.operation.name                = "chat"
+    gen_ai.output.messages               = <JSON string, 146 chars: see below>
+    gen_ai.provider.name                 = "openai"
+    gen_ai.request.model                 = "gpt-4o-mini"
+    gen_ai.response.finish_reasons       = ["tool_calls"]
+    gen_ai.response.id                   = "chatcmpl-3"
+    gen_ai.response.model                = "gpt-4o-mini-2026-01-01"
+    gen_ai.tool.definitions              = <JSON string, 214 chars: see below>
+    gen_ai.usage.cache_read.input_tokens = 0
+    gen_ai.usage.input_tokens            = 7
+    gen_ai.usage.output_tokens           = 2
+    gen_ai.usage.reasoning.output_tokens = 0
+    openai.api.type                      = "chat_completions"
+    openai.response.service_tier         = "default"
+    openai.response.system_fingerprint   = "fp_demo"
+    server.address                       = "127.0.0.1"
+    server.port                          = {port}
+content (on the span), pretty-printed; long strings cut to fit
+    gen_ai.input.messages
+        [
+          {
+            "role": "user",
+            "parts": [
+              {"type": "text", "content": "What is the weather in Paris today?"}
+            ]
+          }
+        ]
+    gen_ai.output.messages
+        [
+          {
+            "role": "assistant",
+            "parts": [
+              {
+                "type": "tool_call",
+                "name": "get_weather",
+                "id": "call_3",
+                "arguments": {"city": "Paris"}
+              }
+            ],
+            "finish_reason": "tool_calls"
+          }
+        ]
+    gen_ai.tool.definitions
+        [
+          {
+            "type": "function",
+            "name": "get_weather",
+            "description": "Current weather in a city.",
+            "parameters": {
+              "type": "object",
+              "properties": {
+                "city": {
+                  "type": "string",
+                  "description": "City name, e.g. Paris"
+                }
+              },
+              "required": ["city"]
+            }
+          }
+        ]
+event   gen_ai.client.inference.operation.details (a log record in this span's
+        context), with the span's 18 attributes
+"""
+
+# With NO_CONTENT: the same span without its three content attributes, and no details event.
+SPAN_IN_FULL_NO_CONTENT = """\
+Span [4] in full (agent with a tool), as exported
+========================================
+name    chat gpt-4o-mini
+kind    CLIENT, child of [3] 'invoke_agent weather-assistant'
+status  UNSET
+scope   llmtel {version}
+attributes (15)
+    gen_ai.operation.name                = "chat"
+    gen_ai.provider.name                 = "openai"
+    gen_ai.request.model                 = "gpt-4o-mini"
+    gen_ai.response.finish_reasons       = ["tool_calls"]
+    gen_ai.response.id                   = "chatcmpl-3"
+    gen_ai.response.model                = "gpt-4o-mini-2026-01-01"
+    gen_ai.usage.cache_read.input_tokens = 0
+    gen_ai.usage.input_tokens            = 7
+    gen_ai.usage.output_tokens           = 2
+    gen_ai.usage.reasoning.output_tokens = 0
+    openai.api.type                      = "chat_completions"
+    openai.response.service_tier         = "default"
+    openai.response.system_fingerprint   = "fp_demo"
+    server.address                       = "127.0.0.1"
+    server.port                          = {port}
+content not captured: content capture is NO_CONTENT (from
+        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT). To see the messages
+        here, set it to SPAN_AND_EVENT or unset it (the demo's default).
+event   none for this span (gen_ai.client.inference.operation.details is emitted
+        when content capture includes events, or with
+        OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=true)
+"""
+
+
+def _span_in_full(out: str) -> str:
+    """The text output's "Span [n] in full" section, with the built-in server's port as {port}."""
+    port = re.search(r"http://127\.0\.0\.1:(\d+)/v1", out)
+    assert port is not None, out
+    start = out.index("Span [")
+    end = out.index("\n\nMetrics\n", start)
+    return out[start : end + 1].replace(f"= {port.group(1)}\n", "= {port}\n")
+
+
+def test_demo_shows_one_span_in_full(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    assert _span_in_full(capsys.readouterr().out) == SPAN_IN_FULL.replace("{version}", __version__)
+
+
 def test_user_capture_setting_wins(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -210,6 +335,10 @@ def test_user_capture_setting_wins(
     assert code == 0
     assert summary["metrics"]["content_events"] == 0
     assert os.environ[CAPTURE] == "NO_CONTENT"
+    # In text, the span shown in full says content is not captured, and how to see it.
+    assert main(["demo"]) == 0
+    expected = SPAN_IN_FULL_NO_CONTENT.replace("{version}", __version__)
+    assert _span_in_full(capsys.readouterr().out) == expected
 
 
 def test_console_script() -> None:

@@ -12,8 +12,11 @@ _DEMO_DESCRIPTION = """\
 Make six real openai SDK calls, instrumented by llmtel, and print the
 telemetry they produced: one block per GenAI span (operation, provider,
 request -> response model, input/output tokens, latency, time to first chunk,
-finish reasons, error.type), the GenAI metric totals, the number of
-gen_ai.client.inference.operation.details events, and where it was exported.
+finish reasons, error.type); then one span in full, as an exporter sends it
+(the chat in which the model asks for the tool: name, kind, parent, status,
+every attribute, the captured messages and tool definitions pretty-printed,
+and its gen_ai.client.inference.operation.details event); then the GenAI
+metric totals, the number of details events, and where it was all exported.
 
 The calls, in order:
   1. chat completion

@@ -711,7 +711,197 @@ def _fmt_ms(value: Any) -> str:
     return f"{value:.1f} ms" if isinstance(value, (int, float)) else "-"
 
 
-def _text_summary(summary: dict[str, Any], problems: list[str]) -> list[str]:
+# The span shown in full: its content attributes hold JSON strings (as exported), pretty-printed below the
+# attribute list in this order.
+_CONTENT_ATTRIBUTES = (
+    sc.GEN_AI_SYSTEM_INSTRUCTIONS,
+    sc.GEN_AI_INPUT_MESSAGES,
+    sc.GEN_AI_OUTPUT_MESSAGES,
+    sc.GEN_AI_TOOL_DEFINITIONS,
+    sc.GEN_AI_TOOL_CALL_ARGUMENTS,
+    sc.GEN_AI_TOOL_CALL_RESULT,
+)
+_LABEL = 8  # width of the name/kind/status/scope/event labels
+
+
+@dataclass(frozen=True)
+class _Showcase:
+    """The span the text output shows in full, with what it needs from the rest of the telemetry."""
+
+    index: int
+    """Its number in the per-span blocks."""
+    label: str
+    span: ReadableSpan
+    parent: str | None
+    """``[n] 'name'`` of its parent span, when that is one of the demo's GenAI spans."""
+    event: dict[str, Any] | None
+    """The attributes of the details event emitted in its context, if there is one."""
+
+
+def _showcase(outcomes: Sequence[_Outcome], records: Sequence[ReadableLogRecord]) -> _Showcase | None:
+    """The chat in which the model asked for a tool (it has the most kinds of content: a question, tool
+    definitions, a tool call), else the first chat that succeeded, else the first span."""
+    numbered = [(outcome.step.label, span) for outcome in outcomes for span in outcome.spans]
+
+    def finish_reasons(span: ReadableSpan) -> tuple[Any, ...]:
+        value = (span.attributes or {}).get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
+        return tuple(value) if isinstance(value, (tuple, list)) else ()
+
+    def is_chat(span: ReadableSpan) -> bool:
+        attrs = span.attributes or {}
+        return attrs.get(sc.GEN_AI_OPERATION_NAME) == "chat" and sc.ERROR_TYPE not in attrs
+
+    for wanted in (lambda s: is_chat(s) and "tool_calls" in finish_reasons(s), is_chat, lambda s: True):
+        chosen = next(((i, label, s) for i, (label, s) in enumerate(numbered, 1) if wanted(s)), None)
+        if chosen is not None:
+            break
+    else:
+        return None
+    index, label, span = chosen
+    parent = None
+    if span.parent is not None:
+        parent = next(
+            (
+                f"[{i}] {s.name!r}"
+                for i, (_, s) in enumerate(numbered, 1)
+                if s.context is not None and s.context.span_id == span.parent.span_id
+            ),
+            None,
+        )
+    event = None
+    span_id = span.context.span_id if span.context is not None else None
+    for record in records:
+        log = record.log_record
+        if log.event_name == DETAILS_EVENT and span_id is not None and log.span_id == span_id:
+            event = dict(log.attributes or {})
+            break
+    return _Showcase(index, label, span, parent, event)
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= _WIDTH else line[: _WIDTH - 3] + "..."
+
+
+def _attribute_value(value: Any) -> str:
+    """An attribute value as its OpenTelemetry type reads in JSON: "text", 7, true, ["stop"]."""
+    if isinstance(value, tuple):
+        value = list(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _fitted_string(value: str, room: int) -> str:
+    """``value`` as a JSON string of at most ``room`` characters, its end cut and marked "..." if need be."""
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) <= room:
+        return text
+    low, high = 0, len(value)  # escapes make the JSON longer than the text: search the longest prefix that fits
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(json.dumps(value[:middle] + "...", ensure_ascii=False)) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return json.dumps(value[:low] + "...", ensure_ascii=False)
+
+
+def _pretty_json(value: Any, indent: str, prefix: str = "", suffix: str = "") -> list[str]:
+    """``value`` as JSON, on one line when that fits the terminal, else one member or item per line; a string
+    too long for its line is cut (a real model's reply can be pages long)."""
+    room = _WIDTH - len(indent) - len(prefix) - len(suffix)
+    flat = json.dumps(value, ensure_ascii=False)
+    if len(flat) <= room or not value or not isinstance(value, (list, dict)):
+        if isinstance(value, str) and len(flat) > room:
+            flat = _fitted_string(value, max(room, 8))
+        return [_cut(f"{indent}{prefix}{flat}{suffix}")]
+    inner = indent + "  "
+    if isinstance(value, dict):
+        members = list(value.items())
+        body = [
+            line
+            for n, (key, item) in enumerate(members, 1)
+            for line in _pretty_json(item, inner, f"{json.dumps(key)}: ", "," if n < len(members) else "")
+        ]
+        return [f"{indent}{prefix}{{", *body, f"{indent}}}{suffix}"]
+    body = [
+        line for n, item in enumerate(value, 1) for line in _pretty_json(item, inner, "", "," if n < len(value) else "")
+    ]
+    return [f"{indent}{prefix}[", *body, f"{indent}]{suffix}"]
+
+
+def _labelled(label: str, text: str) -> list[str]:
+    """``label`` in the label column, ``text`` wrapped beside it."""
+    lines = _wrap_items(text.split(), indent=" " * _LABEL, sep=" ")
+    return [label.ljust(_LABEL) + lines[0][_LABEL:], *lines[1:]] if lines else [label]
+
+
+def _content_json(raw: Any) -> Any:
+    try:
+        return json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return raw
+
+
+def _span_in_full(show: _Showcase, capture_note: str) -> list[str]:
+    """One span the way an exporter sends it, its content pretty-printed, and its details event."""
+    span = show.span
+    attrs = dict(span.attributes or {})
+    lines = ["", f"Span [{show.index}] in full ({show.label}), as exported", "=" * 40]
+    lines += _labelled("name", span.name)
+    kind = span.kind.name + (f", child of {show.parent}" if show.parent else ", a root span")
+    lines += _labelled("kind", kind)
+    status = span.status.status_code.name + (f": {span.status.description}" if span.status.description else "")
+    lines += _labelled("status", status)
+    scope = span.instrumentation_scope
+    if scope is not None:
+        lines += _labelled("scope", f"{scope.name} {scope.version or ''}".strip())
+    lines.append(f"attributes ({len(attrs)})")
+    width = max((len(key) for key in attrs), default=0)
+    for key in sorted(attrs):
+        value = attrs[key]
+        if key in _CONTENT_ATTRIBUTES and isinstance(value, str):
+            shown = f"<JSON string, {len(value)} chars: see below>"
+        else:
+            shown = _attribute_value(value)
+        lines.append(_cut(f"{_INDENT}{key:<{width}} = {shown}"))
+
+    # Content is on the span (SPAN_ONLY, SPAN_AND_EVENT), else only on the event (EVENT_ONLY), else nowhere.
+    event = show.event or {}
+    source, where = attrs, "on the span"
+    if not any(key in attrs for key in _CONTENT_ATTRIBUTES):
+        source, where = event, "on the details event only"
+    content = [key for key in _CONTENT_ATTRIBUTES if key in source]
+    if content:
+        lines.append(f"content ({where}), pretty-printed; long strings cut to fit")
+        for key in content:
+            lines.append(f"{_INDENT}{key}")
+            lines += _pretty_json(_content_json(source[key]), _INDENT * 2)
+    else:
+        lines += _labelled(
+            "content",
+            f"not captured: content capture is {capture_note}. To see the messages here, set it to "
+            "SPAN_AND_EVENT or unset it (the demo's default).",
+        )
+
+    if show.event is None:
+        note = (
+            f"none for this span ({DETAILS_EVENT} is emitted when content capture includes events, "
+            f"or with {config_module.EMIT_EVENT}=true)"
+        )
+    else:
+        extra = sorted(set(show.event) - set(attrs))
+        missing = sorted(set(attrs) - set(show.event))
+        if not extra and not missing:
+            same = f"the span's {len(attrs)} attributes"
+        else:
+            same = f"{len(show.event)} attributes: the span's" + "".join(
+                f" {word} {', '.join(keys)}" for word, keys in (("plus", extra), ("minus", missing)) if keys
+            )
+        note = f"{DETAILS_EVENT} (a log record in this span's context), with {same}"
+    lines += _labelled("event", note)
+    return lines
+
+
+def _text_summary(summary: dict[str, Any], problems: list[str], in_full: list[str]) -> list[str]:
     calls: list[dict[str, Any]] = summary["calls"]
     lines = ["", f"Telemetry: {len(calls)} GenAI span{'s' if len(calls) != 1 else ''}", "=" * 40]
     for index, call in enumerate(calls, 1):
@@ -746,6 +936,7 @@ def _text_summary(summary: dict[str, Any], problems: list[str]) -> list[str]:
             expected = " (expected)" if call["expected_error"] else ""
             facts.append(f"error.type {call['error_type']}{expected}")
         lines += _wrap_items(facts)
+    lines += in_full
 
     metrics = summary["metrics"]
     duration = metrics[sc.GEN_AI_CLIENT_OPERATION_DURATION.name]
@@ -929,7 +1120,8 @@ def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = No
         finally:
             llmtel.uninstrument()
         metrics_data = pipeline.metric_reader.get_metrics_data()
-        events = _details_events(pipeline.logs.get_finished_logs())
+        records = pipeline.logs.get_finished_logs()
+        events = _details_events(records)
         if text is not None and pipeline.destinations:
             text.write("\nflushing telemetry to the OTLP endpoint(s)...\n")
             text.flush()
@@ -951,7 +1143,9 @@ def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = No
     if options.json:
         out.write(json.dumps(summary, indent=2) + "\n")
     else:
-        out.write("\n".join(_text_summary(summary, problems)) + "\n")
+        show = _showcase(outcomes, records)
+        in_full = _span_in_full(show, capture_note) if show is not None else []
+        out.write("\n".join(_text_summary(summary, problems, in_full)) + "\n")
     out.flush()
     for problem in problems:
         err.write(f"llmtel demo: {problem}\n")
