@@ -30,10 +30,27 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from llmtel.cli import main
 from llmtel.demo import run as demo_run
+from llmtel.demo.server import FakeOpenAIServer
 from llmtel.providers.openai import OpenAIInstrumentor
 from llmtel.version import __version__
 
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+STREAM_USAGE = "LLMTEL_OPENAI_STREAM_USAGE"
+
+# After the streamed reply: the app passed no stream_options; the usage is on the span all the same.
+STREAM_NOTE_BUILT_IN = [
+    "    llmtel asked for usage (stream_options.include_usage; the app passed no",
+    "    stream_options) and hid the extra usage chunk from the app: the span has",
+    "    tokens in 13 / out 10. It does this by itself for api.openai.com and other",
+    "    known endpoints; for this built-in server the demo turned it on",
+    "    (LLMTEL_OPENAI_STREAM_USAGE=true).",
+]
+STREAM_NOTE_UNKNOWN_ENDPOINT = [
+    "    No token usage on the span: the endpoint sent none. llmtel asks for it",
+    "    (stream_options.include_usage) by itself only on endpoints known to accept",
+    "    it, such as api.openai.com; set LLMTEL_OPENAI_STREAM_USAGE=true to ask this",
+    "    one too.",
+]
 
 # (operation, request model, response model, input tokens, output tokens, finish reasons, error.type)
 AGENT = ("invoke_agent", None, None, 7 + 11, 2 + 10, [], None)
@@ -59,12 +76,12 @@ EXPECTED_CALLS = [
 
 
 def _otel_env_names() -> list[str]:
-    return [name for name in os.environ if name.startswith(("OTEL_", "OPENAI_"))]
+    return [name for name in os.environ if name.startswith(("OTEL_", "OPENAI_", "LLMTEL_"))]
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No OTLP endpoint, no real OpenAI endpoint, no capture setting: the demo's defaults."""
+    """No OTLP endpoint, no real OpenAI endpoint, no capture or llmtel setting: the demo's defaults."""
     for name in _otel_env_names():
         monkeypatch.delenv(name)
     yield
@@ -146,8 +163,9 @@ def test_demo_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     ttfc = metrics["gen_ai.client.operation.time_to_first_chunk"]
     assert ttfc["count"] == 1
     assert ttfc["sum_ms"] == pytest.approx(stream["time_to_first_chunk_ms"], abs=0.01)
-    # role chunk + 10 content chunks + finish chunk + usage chunk = 13 chunks, 12 intervals
-    assert metrics["gen_ai.client.operation.time_per_output_chunk"]["count"] == 12
+    # role chunk + 10 content chunks + finish chunk = 12 chunks, 11 intervals: the usage chunk llmtel asked for
+    # is hidden from the app, and is no output chunk
+    assert metrics["gen_ai.client.operation.time_per_output_chunk"]["count"] == 11
     # One details event per inference call; embeddings have none.
     assert metrics["content_events"] == 6
 
@@ -161,6 +179,7 @@ def test_demo_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert _new_threads(before) == []
     assert not OpenAIInstrumentor().is_instrumented_by_opentelemetry
     assert CAPTURE not in os.environ
+    assert STREAM_USAGE not in os.environ
 
 
 def test_demo_text_output(capsys: pytest.CaptureFixture[str]) -> None:
@@ -190,6 +209,7 @@ def test_demo_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     # The streamed reply, printed as it arrived, then the stream's span with its time to first chunk.
     stream_at = lines.index("[2/6] streamed chat completion")
     assert lines[stream_at + 1] == "    This is a deterministic reply from the llmtel demo server."
+    assert lines[stream_at + 2 : stream_at + 8] == [*STREAM_NOTE_BUILT_IN, ""]
     assert "caught, as intended: openai.RateLimitError (HTTP 429)" in out
     assert "[2] streamed chat completion: span 'chat gpt-4o-mini' (stream)" in lines
     stream_facts = [line for line in lines if line.startswith("    tokens in 13 / out 10   latency ")]
@@ -339,6 +359,28 @@ def test_user_capture_setting_wins(
     assert main(["demo"]) == 0
     expected = SPAN_IN_FULL_NO_CONTENT.replace("{version}", __version__)
     assert _span_in_full(capsys.readouterr().out) == expected
+
+
+def test_real_endpoint_leaves_stream_usage_to_llmtel(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, server: FakeOpenAIServer
+) -> None:
+    """With --base-url the demo does not ask for stream usage itself: an endpoint llmtel does not know (this one,
+    on 127.0.0.1) gets no stream_options, unless LLMTEL_OPENAI_STREAM_USAGE says otherwise."""
+    assert main(["demo", "--base-url", server.base_url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    stream_at = lines.index("[2/6] streamed chat completion")
+    assert lines[stream_at + 2 : stream_at + 7] == [*STREAM_NOTE_UNKNOWN_ENDPOINT, ""]
+    assert "[2] streamed chat completion: span 'chat gpt-4o-mini' (stream)" in lines
+    stream_facts = lines[lines.index("[2] streamed chat completion: span 'chat gpt-4o-mini' (stream)") + 3]
+    assert stream_facts.startswith("    latency ")
+
+    monkeypatch.setenv(STREAM_USAGE, "true")
+    assert main(["demo", "--base-url", server.base_url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    stream_at = lines.index("[2/6] streamed chat completion")
+    # llmtel asked, on the user's say-so, not the demo's
+    assert lines[stream_at + 2 : stream_at + 6] == [*STREAM_NOTE_BUILT_IN[:2], "    tokens in 13 / out 10.", ""]
+    assert os.environ[STREAM_USAGE] == "true"
 
 
 def test_console_script() -> None:

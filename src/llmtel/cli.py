@@ -20,8 +20,13 @@ metric totals, the number of details events, and where it was all exported.
 
 The calls, in order:
   1. chat completion
-  2. streamed chat completion (stream_options include_usage; printed live)
-  3. tool call (tools=[get_weather])
+  2. streamed chat completion, printed live; the app passes no stream_options:
+     llmtel asks for the usage chunk (stream_options.include_usage) and
+     hides it from the app, by itself on api.openai.com and other known
+     endpoints, and on the built-in server because the demo turns
+     LLMTEL_OPENAI_STREAM_USAGE on
+  3. a small agent: a tool call (tools=[get_weather]), the tool run, the
+     answer (invoke_agent and execute_tool spans around the two chats)
   4. embeddings
   5. Responses API
   6. a deliberate error, caught: model "rate-limited" (HTTP 429) on the
@@ -48,6 +53,11 @@ environment:
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
                          NO_CONTENT, SPAN_ONLY, EVENT_ONLY or SPAN_AND_EVENT;
                          the demo uses SPAN_AND_EVENT unless this is set
+  LLMTEL_OPENAI_STREAM_USAGE
+                         true or false: ask every endpoint (or none) for a
+                         stream's usage; the demo uses true on the built-in
+                         server unless this is set, and leaves a real
+                         endpoint to llmtel's automatic rule
 
 The demo builds its own OpenTelemetry pipeline (in-memory, plus OTLP when an
 endpoint is set); it does not use or change the global providers.

@@ -19,7 +19,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -431,6 +431,10 @@ class _Context:
     model: str
     embedding_model: str
     live: _LiveText
+    stream_usage_by_demo: bool = False
+    """The demo set ``LLMTEL_OPENAI_STREAM_USAGE=true`` (the built-in server is not one llmtel asks by itself)."""
+    usage_chunks_seen: int = 0
+    """Stream chunks with usage that reached the app's loop."""
 
 
 @dataclass
@@ -438,6 +442,8 @@ class _Step:
     label: str
     call: Callable[[_Context], str]
     expect_error: bool = False
+    note: Callable[[_Context, Sequence[ReadableSpan]], str] | None = None
+    """What to say after a successful call, from its spans (printed where ``call``'s result would be)."""
 
 
 def _chat(ctx: _Context) -> str:
@@ -453,20 +459,48 @@ def _stream(ctx: _Context) -> str:
     extra: dict[str, Any] = (
         {"extra_body": {"x_chunks": STREAM_WORDS, "x_delay_ms": STREAM_DELAY_MS}} if ctx.local else {}
     )
+    # No stream_options, as in most apps: token usage on a stream is only sent when asked for, and asking for it
+    # (llmtel's job) is what the note after the stream explains.
     stream = ctx.client.chat.completions.create(
         model=ctx.model,
         messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": STREAM_PROMPT}],
         stream=True,
-        stream_options={"include_usage": True},
         **extra,
     )
     with stream:
         for chunk in stream:
+            if getattr(chunk, "usage", None) is not None:
+                ctx.usage_chunks_seen += 1
             for choice in chunk.choices:
                 if choice.delta is not None and choice.delta.content:
                     ctx.live.write(choice.delta.content)
     ctx.live.end()
     return ""  # already printed, live
+
+
+def _stream_note(ctx: _Context, spans: Sequence[ReadableSpan]) -> str:
+    """Where the stream's token usage came from: the app did not ask for it."""
+    attrs = spans[0].attributes or {} if spans else {}
+    tokens_in, tokens_out = attrs.get(sc.GEN_AI_USAGE_INPUT_TOKENS), attrs.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS)
+    if tokens_in is None and tokens_out is None:
+        return (
+            "No token usage on the span: the endpoint sent none. llmtel asks for it (stream_options.include_usage) "
+            "by itself only on endpoints known to accept it, such as api.openai.com; set "
+            f"{config_module.OPENAI_STREAM_USAGE}=true to ask this one too."
+        )
+    usage = f"tokens in {'-' if tokens_in is None else tokens_in} / out {'-' if tokens_out is None else tokens_out}"
+    if ctx.usage_chunks_seen:
+        return f"The endpoint sent usage unasked, and the app saw it; the span has it too ({usage})."
+    said = (
+        "llmtel asked for usage (stream_options.include_usage; the app passed no stream_options) and hid the "
+        f"extra usage chunk from the app: the span has {usage}."
+    )
+    if ctx.stream_usage_by_demo:
+        said += (
+            " It does this by itself for api.openai.com and other known endpoints; for this built-in server "
+            f"the demo turned it on ({config_module.OPENAI_STREAM_USAGE}=true)."
+        )
+    return said
 
 
 def _get_weather(city: str) -> dict[str, Any]:
@@ -536,7 +570,7 @@ def _error(ctx: _Context) -> str:
 def _steps(local: bool) -> list[_Step]:
     return [
         _Step("chat completion", _chat),
-        _Step("streamed chat completion", _stream),
+        _Step("streamed chat completion", _stream, note=_stream_note),
         _Step("agent with a tool", _agent_turn),
         _Step("embeddings", _embeddings),
         _Step("Responses API", _responses),
@@ -1006,8 +1040,9 @@ def _capture_note(set_by_demo: bool) -> str:
     return f"{os.environ.get(name, '').strip()} (from {name})"
 
 
-def _instrument(pipeline: _Pipeline, err: TextIO) -> str:
-    """Instrument openai onto the demo's providers; returns how content capture is set, for the header."""
+def _instrument(pipeline: _Pipeline, err: TextIO, local: bool) -> tuple[str, bool]:
+    """Instrument openai onto the demo's providers; returns how content capture is set, for the header, and
+    whether the demo turned stream usage on."""
     from llmtel.providers.openai import OpenAIInstrumentor
 
     if OpenAIInstrumentor().is_instrumented_by_opentelemetry:
@@ -1016,14 +1051,23 @@ def _instrument(pipeline: _Pipeline, err: TextIO) -> str:
             "re-instrumenting it with the demo's own pipeline\n"
         )
         llmtel.uninstrument()
-    # Configuration is read once, in instrument(): the demo's capture default only needs to be in place then.
-    with _env_default(config_module.CAPTURE_MESSAGE_CONTENT, DEMO_CAPTURE.value) as set_by_demo:
+    # Configuration is read once, in instrument(): the demo's defaults only need to be in place then. llmtel
+    # asks for a stream's usage by itself only on endpoints known to accept stream_options (api.openai.com,
+    # Azure ...); the built-in server is not one of them, so there the demo asks for it, as a user of such a
+    # server would. On a real endpoint the automatic rule decides (or the user's LLMTEL_OPENAI_STREAM_USAGE).
+    usage_default: AbstractContextManager[bool] = (
+        _env_default(config_module.OPENAI_STREAM_USAGE, "true") if local else nullcontext(False)
+    )
+    with (
+        _env_default(config_module.CAPTURE_MESSAGE_CONTENT, DEMO_CAPTURE.value) as set_by_demo,
+        usage_default as usage_by_demo,
+    ):
         llmtel.instrument(
             tracer_provider=pipeline.tracer_provider,
             meter_provider=pipeline.meter_provider,
             logger_provider=pipeline.logger_provider,
         )
-    return _capture_note(set_by_demo)
+    return _capture_note(set_by_demo), usage_by_demo
 
 
 def _call_all(
@@ -1032,6 +1076,7 @@ def _call_all(
     pipeline: _Pipeline,
     text: TextIO | None,
     capture_note: str,
+    stream_usage_by_demo: bool,
 ) -> tuple[list[_Outcome], str | None]:
     """Make the calls, printing each as it goes (in text mode); returns the outcomes and, if the endpoint
     could not be reached, why the remaining calls were skipped."""
@@ -1060,7 +1105,7 @@ def _call_all(
                 f"content capture {capture_note}",
             ):
                 text.write("\n".join(_wrap_items(line.split(), indent="", sep=" ")) + "\n")
-        ctx = _Context(client, server is not None, options.model, options.embedding_model, live)
+        ctx = _Context(client, server is not None, options.model, options.embedding_model, live, stream_usage_by_demo)
         steps = _steps(server is not None)
         for index, step in enumerate(steps, 1):
             if text is not None:
@@ -1076,6 +1121,8 @@ def _call_all(
             # in the order they started: an agent's span before the calls it made
             spans = _genai_spans(pipeline.finished_spans()[seen:])
             outcome.spans = sorted(spans, key=lambda span: span.start_time or 0)
+            if step.note is not None and outcome.error is None:
+                outcome.said = step.note(ctx, outcome.spans)
             outcomes.append(outcome)
             if text is not None:
                 said = outcome.said
@@ -1115,8 +1162,8 @@ def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = No
     text = None if options.json else out
     try:
         try:
-            capture_note = _instrument(pipeline, err)
-            outcomes, unreachable = _call_all(options, base_url or None, pipeline, text, capture_note)
+            capture_note, usage_by_demo = _instrument(pipeline, err, local=not base_url)
+            outcomes, unreachable = _call_all(options, base_url or None, pipeline, text, capture_note, usage_by_demo)
         finally:
             llmtel.uninstrument()
         metrics_data = pipeline.metric_reader.get_metrics_data()
