@@ -238,21 +238,44 @@ def test_redactor(warnings_of: Any) -> None:
     assert cfg.redactor is a_redactor
 
 
+def redactor_warning(value: str, reason: str) -> str:
+    return (
+        f"llmtel: content capture is OFF because the redactor LLMTEL_CONTENT_REDACTOR={value!r} could not be "
+        f"loaded ({reason}): no prompt or response content will be recorded on spans or events until it can be"
+    )
+
+
 @pytest.mark.parametrize(
-    "value",
+    ("value", "reason"),
     [
-        "tests.test_config",  # no function
-        "tests.test_config:",
-        ":a_redactor",
-        "no_such_module_xyz:redact",  # cannot import
-        "tests.test_config:missing_function",  # no such attribute
-        "tests.test_config:NOT_CALLABLE",
+        ("tests.test_config", "expected module:function"),  # no function
+        ("tests.test_config:", "expected module:function"),
+        (":a_redactor", "expected module:function"),
+        ("myredact:redcat", "cannot load it: ModuleNotFoundError: No module named 'myredact'"),
+        (
+            "tests.test_config:missing_function",
+            "cannot load it: AttributeError: module 'tests.test_config' has no attribute 'missing_function'",
+        ),
+        ("tests.test_config:NOT_CALLABLE", "NOT_CALLABLE is not callable"),
     ],
 )
-def test_redactor_invalid(warnings_of: Any, value: str) -> None:
-    cfg, records = warnings_of({REDACTOR: value})
+@pytest.mark.parametrize("capture", ["SPAN_ONLY", "EVENT_ONLY", "SPAN_AND_EVENT", "NO_CONTENT"])
+def test_redactor_that_cannot_load_turns_content_off(warnings_of: Any, value: str, reason: str, capture: str) -> None:
+    """Privacy fails closed: a redactor asked for but not loadable means no content at all, said loudly once.
+    The details event keeps the setting the requested mode implies (it goes out without content)."""
+    cfg, records = warnings_of({CAPTURE: capture, REDACTOR: value})
     assert_one_warning(records, REDACTOR)
+    assert records[0].getMessage() == redactor_warning(value, reason)
     assert cfg.redactor is None
+    assert cfg.capture is ContentCapture.NO_CONTENT
+    assert cfg.capture_content is False
+    assert cfg.emit_event is ContentCapture[capture].on_event
+
+
+def test_redactor_that_cannot_load_keeps_an_explicit_event_setting(warnings_of: Any) -> None:
+    cfg, records = warnings_of({CAPTURE: "SPAN_ONLY", EMIT: "true", REDACTOR: "myredact:redcat"})
+    assert_one_warning(records, REDACTOR)
+    assert (cfg.capture, cfg.emit_event) == (ContentCapture.NO_CONTENT, True)
 
 
 def test_every_bad_variable_warns_once(warnings_of: Any) -> None:

@@ -3,6 +3,8 @@
 The GenAI variables are the ones ``opentelemetry-util-genai`` reads, so an app configured for the official
 instrumentation keeps its settings. Our own variables are few and prefixed ``LLMTEL_``; the README has the
 table. A bad value never raises: it falls back to the default and logs one warning naming the variable.
+
+Privacy fails closed: a redaction hook that is configured but cannot be loaded turns content capture off.
 """
 
 from __future__ import annotations
@@ -133,34 +135,49 @@ def _parse_int(name: str, raw: str | None, default: int) -> int:
     return value
 
 
-def _load_redactor(raw: str | None) -> Redactor | None:
+def _load_redactor(raw: str | None) -> tuple[Redactor | None, str | None]:
+    """The hook, or why it cannot be had: ``(hook, None)``, ``(None, reason)``, or ``(None, None)`` when unset."""
     if raw is None or not raw.strip():
-        return None
+        return None, None
     module_name, sep, attr = raw.strip().partition(":")
     if not sep or not module_name or not attr:
-        _warn(CONTENT_REDACTOR, raw, "expected module:function; no redaction hook")
-        return None
+        return None, "expected module:function"
     try:
         hook = getattr(importlib.import_module(module_name), attr)
     except Exception as exc:
-        _warn(CONTENT_REDACTOR, raw, f"cannot import it ({exc.__class__.__name__}: {exc}); no redaction hook")
-        return None
+        return None, f"cannot load it: {exc.__class__.__name__}: {exc}"
     if not callable(hook):
-        _warn(CONTENT_REDACTOR, raw, "not callable; no redaction hook")
-        return None
-    return hook  # type: ignore[no-any-return]
+        return None, f"{attr} is not callable"
+    return hook, None
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> Config:
     """Read the configuration. Called once per ``instrument()``."""
     env = os.environ if environ is None else environ
     capture = _parse_capture(env.get(CAPTURE_MESSAGE_CONTENT))
+    # util-genai's rule: the details event defaults to on exactly when content is routed to events.
+    emit_event = _parse_bool(EMIT_EVENT, env.get(EMIT_EVENT), capture.on_event)
+    provider_map = _parse_provider_map(env.get(PROVIDER_MAP))
+    stream_usage = _parse_bool(OPENAI_STREAM_USAGE, env.get(OPENAI_STREAM_USAGE), False)
+    max_content_length = _parse_int(MAX_CONTENT_LENGTH, env.get(MAX_CONTENT_LENGTH), DEFAULT_MAX_CONTENT_LENGTH)
+    raw_redactor = env.get(CONTENT_REDACTOR)
+    redactor, failure = _load_redactor(raw_redactor)
+    if failure is not None:
+        # Fail closed: the app asked for content to be redacted, so unredacted content must not go out. The
+        # details event keeps its own setting (emit_event, chosen above from the requested mode) without content.
+        _log.warning(
+            "llmtel: content capture is OFF because the redactor %s=%r could not be loaded (%s): no prompt or "
+            "response content will be recorded on spans or events until it can be",
+            CONTENT_REDACTOR,
+            raw_redactor,
+            failure,
+        )
+        capture = ContentCapture.NO_CONTENT
     return Config(
         capture=capture,
-        # util-genai's rule: the details event defaults to on exactly when content is routed to events.
-        emit_event=_parse_bool(EMIT_EVENT, env.get(EMIT_EVENT), capture.on_event),
-        provider_map=_parse_provider_map(env.get(PROVIDER_MAP)),
-        openai_stream_usage=_parse_bool(OPENAI_STREAM_USAGE, env.get(OPENAI_STREAM_USAGE), False),
-        max_content_length=_parse_int(MAX_CONTENT_LENGTH, env.get(MAX_CONTENT_LENGTH), DEFAULT_MAX_CONTENT_LENGTH),
-        redactor=_load_redactor(env.get(CONTENT_REDACTOR)),
+        emit_event=emit_event,
+        provider_map=provider_map,
+        openai_stream_usage=stream_usage,
+        max_content_length=max_content_length,
+        redactor=redactor,
     )

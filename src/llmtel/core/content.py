@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import traceback
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from llmtel._internal import swallowed
 from llmtel.config import Config
 
 Part = dict[str, Any]
@@ -125,12 +127,41 @@ def _limit(value: Any, max_len: int) -> Any:
     return _limit(_json_default(value), max_len)
 
 
+_log = logging.getLogger("llmtel")
+# The configurations whose redactor has failed at least once, by id (weak: a config read again by a later
+# instrument() is a new object and warns again; a dead one's id may be reused, so it must not linger).
+_redactor_warned: weakref.WeakValueDictionary[int, Config] = weakref.WeakValueDictionary()
+
+
+def _redactor_failed(config: Config, name: str, exc: Exception) -> None:
+    """A hook that raises is a bug its owner must hear about, once: after that it would flood the log.
+
+    Nothing here logs the exception's message, at any level: it may quote the very content it was given, and
+    logs are often exported too. The class, the attribute and (at debug level) where it raised are enough.
+    """
+    hook = config.redactor
+    hook_name = f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', type(hook).__qualname__)}"
+    if _redactor_warned.get(id(config)) is config:
+        _log.debug("llmtel: the content redactor %s raised %s on %s; dropped", hook_name, type(exc).__name__, name)
+        return
+    _redactor_warned[id(config)] = config
+    _log.warning(
+        "llmtel: the content redactor %s raised %s on %s; that value was dropped, not recorded. Every value it "
+        "fails on is dropped; further failures are logged at debug level only",
+        hook_name,
+        type(exc).__name__,
+        name,
+    )
+    if _log.isEnabledFor(logging.DEBUG):
+        _log.debug("llmtel: where the content redactor raised:\n%s", "".join(traceback.format_tb(exc.__traceback__)))
+
+
 def _redact(config: Config, name: str, value: Any) -> Any:
     """The redaction hook's result; ``None`` when the value must not be recorded (also when the hook fails)."""
     try:
         return config.redactor(name, value) if config.redactor is not None else value
-    except Exception:
-        swallowed("content redaction hook")
+    except Exception as exc:
+        _redactor_failed(config, name, exc)
         return None  # a failing redactor must not let unredacted content out
 
 
