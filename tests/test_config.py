@@ -131,8 +131,14 @@ def test_capture_invalid(warnings_of: Any, value: str) -> None:
 
 # -- OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT and LLMTEL_OPENAI_STREAM_USAGE (booleans) ---------------------------
 
-TRUE_VALUES = ["true", "TRUE", "1", "yes", "on", " True "]
-FALSE_VALUES = ["false", "False", "0", "no", "OFF"]
+# The OpenTelemetry rule for boolean variables: true or false, in any case; nothing else.
+TRUE_VALUES = ["true", "TRUE", "True", " tRuE "]
+FALSE_VALUES = ["false", "False", "FALSE", " fAlSe "]
+NOT_BOOLEANS = ["1", "0", "yes", "no", "on", "off", "y", "t", "maybe", "enabled", "2"]
+
+
+def bool_warning(variable: str, value: str, default: str) -> str:
+    return f"llmtel: ignoring {variable}={value!r} (expected true or false (any case); using {default})"
 
 
 @pytest.mark.parametrize("value", TRUE_VALUES)
@@ -145,18 +151,57 @@ def test_emit_event_true(warnings_of: Any, value: str, capture: str) -> None:
 
 
 @pytest.mark.parametrize("value", FALSE_VALUES)
-@pytest.mark.parametrize("capture", ["NO_CONTENT", "EVENT_ONLY", "SPAN_AND_EVENT"])
+@pytest.mark.parametrize("capture", ["NO_CONTENT", "SPAN_ONLY"])
 def test_emit_event_false(warnings_of: Any, value: str, capture: str) -> None:
     cfg, records = warnings_of({CAPTURE: capture, EMIT: value})
     assert records == []
     assert cfg.emit_event is False
 
 
+@pytest.mark.parametrize("value", NOT_BOOLEANS)
 @pytest.mark.parametrize(("capture", "default"), [("NO_CONTENT", False), ("SPAN_ONLY", False), ("EVENT_ONLY", True)])
-def test_emit_event_invalid_falls_back_to_mode_default(warnings_of: Any, capture: str, default: bool) -> None:
-    cfg, records = warnings_of({CAPTURE: capture, EMIT: "maybe"})
+def test_emit_event_invalid_falls_back_to_mode_default(
+    warnings_of: Any, value: str, capture: str, default: bool
+) -> None:
+    cfg, records = warnings_of({CAPTURE: capture, EMIT: value})
     assert_one_warning(records, EMIT)
+    assert records[0].getMessage() == bool_warning(EMIT, value, str(default).lower())
     assert cfg.emit_event is default
+
+
+EVENT_ONLY_NOWHERE = (
+    "llmtel: OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=EVENT_ONLY with OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
+    "=false: content will not be recorded anywhere (EVENT_ONLY sends it only to the details event, which is off); "
+    "set OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=true to record it on the event, or "
+    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY for spans"
+)
+SPAN_AND_EVENT_HALF = (
+    "llmtel: OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_AND_EVENT with "
+    "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=false: content will be recorded on spans only, not on the details event "
+    "(which is off); set OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=true to record it on the event too, or "
+    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY"
+)
+
+
+@pytest.mark.parametrize("value", FALSE_VALUES)
+@pytest.mark.parametrize(
+    ("capture", "message"), [("EVENT_ONLY", EVENT_ONLY_NOWHERE), ("SPAN_AND_EVENT", SPAN_AND_EVENT_HALF)]
+)
+def test_events_off_with_content_for_events_warns(warnings_of: Any, value: str, capture: str, message: str) -> None:
+    """Content routed to an event that is off is lost: one warning that says so and how to fix it."""
+    cfg, records = warnings_of({CAPTURE: capture, EMIT: value})
+    assert_one_warning(records, EMIT)
+    assert records[0].getMessage() == message
+    assert cfg.emit_event is False
+    assert cfg.capture is ContentCapture[capture]  # the setting is kept as given; the span half still works
+
+
+def test_events_off_warning_is_per_read(warnings_of: Any) -> None:
+    """Config is read once per instrument(): each read of the bad combination warns once, not per call."""
+    env = {CAPTURE: "EVENT_ONLY", EMIT: "false"}
+    for _ in range(2):
+        _, records = warnings_of(env)
+        assert [r.getMessage() for r in records] == [EVENT_ONLY_NOWHERE]
 
 
 @pytest.mark.parametrize(
@@ -168,11 +213,20 @@ def test_stream_usage(warnings_of: Any, value: str, expected: bool) -> None:
     assert cfg.openai_stream_usage is expected
 
 
-@pytest.mark.parametrize("value", ["maybe", "2", "enabled"])
+@pytest.mark.parametrize("value", NOT_BOOLEANS)
 def test_stream_usage_invalid(warnings_of: Any, value: str) -> None:
     cfg, records = warnings_of({STREAM_USAGE: value})
     assert_one_warning(records, STREAM_USAGE)
+    assert records[0].getMessage() == bool_warning(STREAM_USAGE, value, "false")
     assert cfg.openai_stream_usage is False
+
+
+@pytest.mark.parametrize("value", NOT_BOOLEANS)
+def test_capture_accepts_the_same_booleans(warnings_of: Any, value: str) -> None:
+    """The capture variable's boolean form takes exactly the values the boolean variables take."""
+    cfg, records = warnings_of({CAPTURE: value})
+    assert_one_warning(records, CAPTURE)
+    assert cfg.capture is ContentCapture.NO_CONTENT
 
 
 # -- LLMTEL_PROVIDER_MAP ------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ The GenAI variables are the ones ``opentelemetry-util-genai`` reads, so an app c
 instrumentation keeps its settings. Our own variables are few and prefixed ``LLMTEL_``; the README has the
 table. A bad value never raises: it falls back to the default and logs one warning naming the variable.
 
+Booleans follow the OpenTelemetry rule for boolean environment variables: ``true`` or ``false`` in any case,
+nothing else (no ``1``/``yes``/``on``), so one spelling works for every variable here and in the SDK.
+
 Privacy fails closed: a redaction hook that is configured but cannot be loaded turns content capture off.
 """
 
@@ -92,16 +95,18 @@ def _parse_capture(raw: str | None) -> ContentCapture:
     return ContentCapture.NO_CONTENT
 
 
-def _parse_bool(name: str, raw: str | None, default: bool) -> bool:
+_BOOLEANS = {"true": True, "false": False}
+
+
+def _parse_bool(name: str, raw: str | None, default: str) -> bool | None:
+    """``true``/``false`` in any case; ``None`` (use the default, described by ``default``) when unset or empty,
+    and after one warning for anything else."""
     if raw is None or not raw.strip():
-        return default
-    value = raw.strip().lower()
-    if value in ("true", "1", "yes", "on"):
-        return True
-    if value in ("false", "0", "no", "off"):
-        return False
-    _warn(name, raw, f"expected true or false; using {str(default).lower()}")
-    return default
+        return None
+    value = _BOOLEANS.get(raw.strip().lower())
+    if value is None:
+        _warn(name, raw, f"expected true or false (any case); using {default}")
+    return value
 
 
 def _parse_provider_map(raw: str | None) -> dict[str, str]:
@@ -151,14 +156,30 @@ def _load_redactor(raw: str | None) -> tuple[Redactor | None, str | None]:
     return hook, None
 
 
+def _warn_content_nowhere(capture: ContentCapture, emit_event: bool) -> None:
+    # Content routed to the details event while the event is off is built and then dropped: say so, once.
+    if emit_event or not capture.on_event:
+        return
+    if capture is ContentCapture.EVENT_ONLY:
+        lost = "content will not be recorded anywhere (EVENT_ONLY sends it only to the details event, which is off)"
+        fix = f"set {EMIT_EVENT}=true to record it on the event, or {CAPTURE_MESSAGE_CONTENT}=SPAN_ONLY for spans"
+    else:
+        lost = "content will be recorded on spans only, not on the details event (which is off)"
+        fix = f"set {EMIT_EVENT}=true to record it on the event too, or {CAPTURE_MESSAGE_CONTENT}=SPAN_ONLY"
+    _log.warning("llmtel: %s=%s with %s=false: %s; %s", CAPTURE_MESSAGE_CONTENT, capture.value, EMIT_EVENT, lost, fix)
+
+
 def from_env(environ: Mapping[str, str] | None = None) -> Config:
     """Read the configuration. Called once per ``instrument()``."""
     env = os.environ if environ is None else environ
     capture = _parse_capture(env.get(CAPTURE_MESSAGE_CONTENT))
     # util-genai's rule: the details event defaults to on exactly when content is routed to events.
-    emit_event = _parse_bool(EMIT_EVENT, env.get(EMIT_EVENT), capture.on_event)
+    emit_event = _parse_bool(EMIT_EVENT, env.get(EMIT_EVENT), str(capture.on_event).lower())
+    if emit_event is None:
+        emit_event = capture.on_event
+    _warn_content_nowhere(capture, emit_event)
     provider_map = _parse_provider_map(env.get(PROVIDER_MAP))
-    stream_usage = _parse_bool(OPENAI_STREAM_USAGE, env.get(OPENAI_STREAM_USAGE), False)
+    stream_usage = _parse_bool(OPENAI_STREAM_USAGE, env.get(OPENAI_STREAM_USAGE), "false") is True
     max_content_length = _parse_int(MAX_CONTENT_LENGTH, env.get(MAX_CONTENT_LENGTH), DEFAULT_MAX_CONTENT_LENGTH)
     raw_redactor = env.get(CONTENT_REDACTOR)
     redactor, failure = _load_redactor(raw_redactor)
