@@ -395,6 +395,84 @@ def test_console_script() -> None:
     assert done.stderr == ""
 
 
+# Runs the CLI in a fresh interpreter in which the modules named in argv[1] (comma-separated) look uninstalled:
+# a finder placed first on sys.meta_path answers for them as the import system does for a module that is not
+# there. argv[2:] are the CLI's arguments.
+_WITHOUT_MODULES = """\
+import sys
+
+blocked = tuple(sys.argv[1].split(","))
+
+
+class NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if any(name == module or name.startswith(module + ".") for module in blocked):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NotInstalled())
+from llmtel.cli import main
+
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _run_without(modules: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_", "LLMTEL_"))}
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_MODULES, modules, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, **env},
+    )
+
+
+@pytest.mark.parametrize(
+    ("modules", "message"),
+    [
+        ("openai", "openai is not installed; the demo needs it for its openai SDK calls."),
+        ("opentelemetry.sdk", "opentelemetry-sdk is not installed; the demo needs it for its OpenTelemetry pipeline."),
+    ],
+)
+def test_minimal_install_gets_one_line(modules: str, message: str) -> None:
+    done = _run_without(modules, "demo")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"llmtel demo: {message} Install it with: pip install 'llmtel[all]'\n"
+
+
+def test_otlp_exporter_is_needed_only_with_an_endpoint() -> None:
+    done = _run_without("opentelemetry.exporter", "demo", "--json")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(done.stdout)["exported_to"]["otlp"] is False
+
+    done = _run_without(
+        "opentelemetry.exporter", "demo", OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{_closed_port()}"
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "llmtel demo: opentelemetry-exporter-otlp-proto-http is not installed; the demo needs it to export traces "
+        "over OTLP/http/protobuf. Install it with: pip install 'llmtel[all]'\n"
+    )
+    done = _run_without(
+        "opentelemetry.exporter",
+        "demo",
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:4317",
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+    )
+    assert done.stderr == (
+        "llmtel demo: opentelemetry-exporter-otlp-proto-grpc is not installed; the demo needs it to export traces "
+        "over OTLP/grpc. Install it with: pip install 'llmtel[all]'\n"
+    )
+
+
+def test_help_needs_no_optional_dependency() -> None:
+    done = _run_without("openai,opentelemetry.sdk,opentelemetry.exporter", "demo", "--help")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("usage: llmtel demo ")
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

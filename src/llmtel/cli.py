@@ -66,7 +66,9 @@ exit status:
   0  every call behaved as expected (the deliberate error included), even if
      exporting to an OTLP endpoint failed
   1  a call failed unexpectedly or produced no GenAI span
-  2  bad usage or configuration (e.g. an unsupported OTLP protocol)
+  2  bad usage or configuration (e.g. an unsupported OTLP protocol), or a
+     missing dependency: the demo needs openai and the OpenTelemetry SDK (and
+     the OTLP exporter when an endpoint is set): pip install 'llmtel[all]'
 """
 
 

@@ -5,7 +5,11 @@ MeterProvider and LoggerProvider with in-memory exporters/readers, which the sum
 exporters when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or a signal-specific endpoint) is set. It instruments the SDK
 with :func:`llmtel.instrument`, makes six labelled calls against the built-in
 :class:`~llmtel.demo.server.FakeOpenAIServer` (or a real endpoint), then uninstruments, shuts everything
-down and prints one block per GenAI span, the metric totals, the number of events and where it all went.
+down and prints one block per GenAI span, one span in full (attributes and captured content, as exported), the
+metric totals, the number of events and where it all went.
+
+The SDK, the OTLP exporters and openai are optional dependencies of llmtel: without them :func:`run` says, in
+one line, what is missing and how to install it (exit code 2).
 
 Nothing is left running afterwards: the server, the HTTP client, the batch processors' and the metric reader's
 threads are all stopped before :func:`run` returns.
@@ -13,6 +17,7 @@ threads are all stopped before :func:`run` returns.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -21,41 +26,22 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, TextIO
-
-from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
-from opentelemetry.sdk._logs.export import (
-    BatchLogRecordProcessor,
-    InMemoryLogRecordExporter,
-    LogRecordExporter,
-    LogRecordExportResult,
-    SimpleLogRecordProcessor,
-)
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import (
-    HistogramDataPoint,
-    InMemoryMetricReader,
-    MetricExporter,
-    MetricExportResult,
-    MetricReader,
-    MetricsData,
-    PeriodicExportingMetricReader,
-)
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SimpleSpanProcessor,
-    SpanExporter,
-    SpanExportResult,
-)
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from typing import TYPE_CHECKING, Any, TextIO
 
 import llmtel
 from llmtel import config as config_module
 from llmtel import semconv as sc
 from llmtel.core.invocation import DETAILS_EVENT
+
+# The OpenTelemetry SDK, the OTLP exporters and openai are optional dependencies of llmtel (the otlp and openai
+# extras): they are imported only once run() has checked they are there, so a minimal install gets one clear
+# line, not a traceback, and `llmtel --help` works everywhere.
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs import ReadableLogRecord
+    from opentelemetry.sdk._logs.export import LogRecordExporter
+    from opentelemetry.sdk.metrics.export import HistogramDataPoint, MetricExporter, MetricsData
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
@@ -120,6 +106,33 @@ class DemoError(Exception):
     """A configuration problem found before any call was made (reported to the user, exit code 2)."""
 
 
+INSTALL_COMMAND = "pip install 'llmtel[all]'"
+"""What brings everything the demo needs: the OpenTelemetry SDK, the OTLP exporters and openai."""
+
+# (module, distribution, what the demo needs it for), checked before anything else happens
+_REQUIRED = (
+    ("openai", "openai", "for its openai SDK calls"),
+    ("opentelemetry.sdk.trace", "opentelemetry-sdk", "for its OpenTelemetry pipeline"),
+)
+
+
+def _not_installed(package: str, purpose: str, exc: ImportError) -> DemoError:
+    """The one line a missing dependency gets: what is missing, why it is needed, how to install it."""
+    # A module that is there but fails to import (a broken install, a missing dependency of its own) says why.
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    problem = "is not installed" if missing else f"cannot be imported ({exc})"
+    return DemoError(f"{package} {problem}; the demo needs it {purpose}. Install it with: {INSTALL_COMMAND}")
+
+
+def _check_installed() -> None:
+    """Raise DemoError when openai or the OpenTelemetry SDK is missing (llmtel itself needs neither)."""
+    for module, package, purpose in _REQUIRED:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise _not_installed(package, purpose, exc) from exc
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     base_url: str | None = None
@@ -156,44 +169,50 @@ class _Destination:
                 self.failed += items
 
 
-class _TalliedSpanExporter(SpanExporter):
-    def __init__(self, inner: SpanExporter, tally: _Destination) -> None:
-        self._inner, self._tally = inner, tally
+def _tallied_span_exporter(inner: SpanExporter, tally: _Destination) -> SpanExporter:
+    """``inner``, counting in ``tally`` the spans it delivered or failed to."""
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        try:
-            result = self._inner.export(spans)
-        except Exception:
-            self._tally.record(False, len(spans))
-            raise
-        self._tally.record(result is SpanExportResult.SUCCESS, len(spans))
-        return result
+    class TalliedSpanExporter(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            try:
+                result = inner.export(spans)
+            except Exception:
+                tally.record(False, len(spans))
+                raise
+            tally.record(result is SpanExportResult.SUCCESS, len(spans))
+            return result
 
-    def shutdown(self) -> None:
-        self._inner.shutdown()
+        def shutdown(self) -> None:
+            inner.shutdown()
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return inner.force_flush(timeout_millis)
+
+    return TalliedSpanExporter()
 
 
-class _TalliedLogExporter(LogRecordExporter):
-    def __init__(self, inner: LogRecordExporter, tally: _Destination) -> None:
-        self._inner, self._tally = inner, tally
+def _tallied_log_exporter(inner: LogRecordExporter, tally: _Destination) -> LogRecordExporter:
+    """``inner``, counting in ``tally`` the log records it delivered or failed to."""
+    from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        try:
-            result = self._inner.export(batch)
-        except Exception:
-            self._tally.record(False, len(batch))
-            raise
-        self._tally.record(result is LogRecordExportResult.SUCCESS, len(batch))
-        return result
+    class TalliedLogExporter(LogRecordExporter):
+        def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+            try:
+                result = inner.export(batch)
+            except Exception:
+                tally.record(False, len(batch))
+                raise
+            tally.record(result is LogRecordExportResult.SUCCESS, len(batch))
+            return result
 
-    def shutdown(self) -> None:
-        self._inner.shutdown()  # type: ignore[no-untyped-call]
+        def shutdown(self) -> None:
+            inner.shutdown()  # type: ignore[no-untyped-call]
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return inner.force_flush(timeout_millis)
+
+    return TalliedLogExporter()
 
 
 def _point_count(data: MetricsData) -> int:
@@ -204,36 +223,38 @@ def _point_count(data: MetricsData) -> int:
     return count
 
 
-class _TalliedMetricExporter(MetricExporter):
-    def __init__(self, inner: MetricExporter, tally: _Destination) -> None:
-        # The reader asks the exporter for its preferred temporality/aggregation (which the OTLP exporter
-        # takes from OTEL_EXPORTER_OTLP_METRICS_*): pass the inner exporter's on.
-        super().__init__(
-            preferred_temporality=getattr(inner, "_preferred_temporality", None),
-            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
-        )
-        self._inner, self._tally = inner, tally
+def _tallied_metric_exporter(inner: MetricExporter, tally: _Destination) -> MetricExporter:
+    """``inner``, counting in ``tally`` the metric points it delivered or failed to."""
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
 
-    def export(
-        self,
-        metrics_data: MetricsData,
-        timeout_millis: float = 10_000,
-        **kwargs: Any,
-    ) -> MetricExportResult:
-        points = _point_count(metrics_data)
-        try:
-            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-        except Exception:
-            self._tally.record(False, points)
-            raise
-        self._tally.record(result is MetricExportResult.SUCCESS, points)
-        return result
+    class TalliedMetricExporter(MetricExporter):
+        def export(
+            self,
+            metrics_data: MetricsData,
+            timeout_millis: float = 10_000,
+            **kwargs: Any,
+        ) -> MetricExportResult:
+            points = _point_count(metrics_data)
+            try:
+                result = inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+            except Exception:
+                tally.record(False, points)
+                raise
+            tally.record(result is MetricExportResult.SUCCESS, points)
+            return result
 
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return self._inner.force_flush(timeout_millis)
+        def force_flush(self, timeout_millis: float = 10_000) -> bool:
+            return inner.force_flush(timeout_millis)
 
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+        def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+            inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+    # The reader asks the exporter for its preferred temporality/aggregation (which the OTLP exporter takes
+    # from OTEL_EXPORTER_OTLP_METRICS_*): pass the inner exporter's on.
+    return TalliedMetricExporter(
+        preferred_temporality=getattr(inner, "_preferred_temporality", None),
+        preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+    )
 
 
 def _signal_env(signal: str, what: str) -> str | None:
@@ -313,6 +334,20 @@ class _Pipeline:
     """The demo's own providers: in-memory exporters/readers, plus OTLP ones when configured."""
 
     def __init__(self, service_name: str, plan: list[tuple[str, str]]) -> None:
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import (
+            BatchLogRecordProcessor,
+            InMemoryLogRecordExporter,
+            SimpleLogRecordProcessor,
+        )
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader, PeriodicExportingMetricReader
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
         self.service_name = service_name
         self.destinations: dict[str, _Destination] = {}
         # Exporters first: they start no threads, so a failure here leaves nothing behind.
@@ -320,6 +355,9 @@ class _Pipeline:
         for signal, protocol in plan:
             try:
                 exporters.append((signal, protocol, _make_exporter(signal, protocol)))
+            except ImportError as exc:
+                package = f"opentelemetry-exporter-otlp-proto-{'grpc' if protocol == 'grpc' else 'http'}"
+                raise _not_installed(package, f"to export {signal} over OTLP/{protocol}", exc) from exc
             except Exception as exc:
                 raise DemoError(f"cannot create the OTLP {signal} exporter ({protocol}): {exc}") from exc
 
@@ -338,13 +376,13 @@ class _Pipeline:
             endpoint = _display_endpoint(signal, protocol)
             tally = self.destinations[signal] = _Destination(signal, protocol, endpoint)
             if signal == "traces":
-                spans = _TalliedSpanExporter(exporter, tally)
+                spans = _tallied_span_exporter(exporter, tally)
                 processor = BatchSpanProcessor(spans, schedule_delay_millis=_BATCH_DELAY_MS)
                 self.tracer_provider.add_span_processor(processor)
             elif signal == "metrics":
-                readers.append(PeriodicExportingMetricReader(_TalliedMetricExporter(exporter, tally)))
+                readers.append(PeriodicExportingMetricReader(_tallied_metric_exporter(exporter, tally)))
             else:
-                logs = _TalliedLogExporter(exporter, tally)
+                logs = _tallied_log_exporter(exporter, tally)
                 log_processor = BatchLogRecordProcessor(logs, schedule_delay_millis=_BATCH_DELAY_MS)
                 self.logger_provider.add_log_record_processor(log_processor)
         self.meter_provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
@@ -663,6 +701,8 @@ def _call_summary(outcome: _Outcome, span: ReadableSpan) -> dict[str, Any]:
 
 
 def _histogram_points(data: MetricsData | None, name: str) -> list[HistogramDataPoint]:
+    from opentelemetry.sdk.metrics.export import HistogramDataPoint
+
     points: list[HistogramDataPoint] = []
     for rm in data.resource_metrics if data is not None else ():
         for sm in rm.scope_metrics:
@@ -1154,6 +1194,7 @@ def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = No
     base_url = options.base_url or (None if options.local else os.environ.get("OPENAI_BASE_URL", "").strip())
     service_name = os.environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE_NAME
     try:
+        _check_installed()
         pipeline = _Pipeline(service_name, _otlp_plan())
     except DemoError as exc:
         err.write(f"llmtel demo: {exc}\n")
