@@ -7,6 +7,7 @@ Also: ``instrument()`` / ``uninstrument()`` restore the SDK exactly, and never d
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import re
@@ -485,21 +486,153 @@ def test_public_uninstrument_restores_the_sdk(otel: Any, originals: dict[Any, An
     assert sdk_methods() == originals
 
 
-def _foreign(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    return wrapped(*args, **kwargs)
+# -- another instrumentation of the same methods ------------------------------------------------------------------
+# The real ones (openai-v2, OpenLLMetry, OpenInference) are tested in tests/coexistence, in their own venv. Here a
+# wrapper of this module plays an instrumentation llmtel does not know: how it is found, in either order, and that
+# uninstall() never takes it away.
+
+THIS_MODULE = __name__  # what the warning names for an unknown instrumentation: the module its wrapper is in
 
 
-def test_another_instrumentation_is_detected(
-    otel: Any, originals: dict[Any, Any], caplog: pytest.LogCaptureFixture
+class Counting:
+    """A pass-through wrapper that counts the calls it sees (it makes no span: the conventions check would
+    reject one of this module's)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        self.calls += 1
+        return wrapped(*args, **kwargs)
+
+
+def respond(client: openai.OpenAI) -> None:
+    client.responses.create(model=MODEL, input="Say hello")
+
+
+def _completions() -> Any:
+    from openai.resources.chat.completions import Completions
+
+    return Completions
+
+
+def test_a_wrapper_found_on_a_method_is_left_alone_there(
+    otel: Any, originals: dict[Any, Any], client: openai.OpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from openai._base_client import SyncAPIClient
+    other = Counting()
+    theirs = wrapt.wrap_function_wrapper(_completions(), "create", other)
+    with caplog.at_level(logging.WARNING, logger="llmtel"):
+        otel.instrument()
+    assert _completions().__dict__["create"] is theirs  # nothing of ours added on it
+    chat(client)
+    assert other.calls == 1
+    assert otel.spans() == []  # its call, not ours
+    respond(client)  # a method it did not wrap stays ours
+    assert [s.instrumentation_scope.name for s in otel.spans()] == ["llmtel"]
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "llmtel"]
+    assert warning == (
+        f"llmtel: another instrumentation (module {THIS_MODULE}) also instruments the OpenAI SDK (it wrapped "
+        "openai.resources.chat.completions.Completions.create, already when llmtel came to wrap it). One GenAI "
+        f"span per call: for every call another instrumentation (module {THIS_MODULE}) instruments, its span is "
+        "kept and llmtel makes none; llmtel goes on instrumenting the OpenAI calls it does not. llmtel records no "
+        "prompt or completion content by default; check what that one records by default. To keep llmtel's spans "
+        "instead, disable that one."
+    )
 
-    request = SyncAPIClient.__dict__["request"]
-    wrapt.wrap_function_wrapper(SyncAPIClient, "request", _foreign)  # what OpenInference does
+
+def test_a_wrapper_put_over_ours_makes_ours_stand_down_and_survives_uninstall(
+    otel: Any, originals: dict[Any, Any], client: openai.OpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    otel.instrument()
+    ours = _completions().__dict__["create"]
+    chat(client)
+    assert len(otel.spans()) == 1
+    other = Counting()
+    with caplog.at_level(logging.WARNING, logger="llmtel"):
+        theirs = wrapt.wrap_function_wrapper(_completions(), "create", other)
+        chat(client)
+        chat(client)
+    assert other.calls == 2
+    assert len(otel.spans()) == 1, "llmtel still made a span under another instrumentation's"
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "llmtel"]  # once, not per call
+    place = "openai.resources.chat.completions.Completions.create"
+    assert f"(it wrapped {place}, over llmtel's wrapper, found at call time)" in warning
+    respond(client)
+    assert len(otel.spans()) == 2  # the methods it did not wrap stay ours
+
+    otel.uninstrument()
+    assert _completions().__dict__["create"] is theirs, "uninstall() took the other instrumentation's wrapper away"
+    assert theirs.__wrapped__ is ours  # ours stays in its chain, disarmed
+    chat(client)
+    assert other.calls == 3
+    assert len(otel.spans()) == 2
+    setattr(_completions(), "create", theirs.__wrapped__)  # noqa: B010 - its own uninstrument: ours is back
+    chat(client)
+    assert len(otel.spans()) == 2, "a disarmed wrapper made a span"
+
+    otel.instrument()  # takes the disarmed one out, wraps the SDK's own method anew
+    now = _completions().__dict__["create"]
+    assert now is not ours
+    assert now.__wrapped__ is originals[(_completions(), "create")]
+    chat(client)
+    assert len(otel.spans()) == 3
+
+
+@pytest.mark.parametrize("order", ["other first", "llmtel first"])
+def test_a_replaced_client_request_is_found_in_either_order(
+    otel: Any, originals: dict[Any, Any], client: openai.OpenAI, caplog: pytest.LogCaptureFixture, order: str
+) -> None:
+    """Under every resource method, the way OpenInference hooks in; here a plain function made with
+    functools.wraps (it keeps the SDK function's __module__, so the globals tell whose it is)."""
+    calls = []
+    sdk_request = openai.OpenAI.request
+
+    @functools.wraps(sdk_request)
+    def request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return sdk_request(self, *args, **kwargs)
+
     try:
         with caplog.at_level(logging.WARNING, logger="llmtel"):
-            otel.instrument()
-        assert "another OpenAI instrumentation is already active" in caplog.text
-        assert sdk_methods() == originals  # we stood aside: nothing of ours is wrapped
+            if order == "other first":
+                openai.OpenAI.request = request  # type: ignore[method-assign]
+                otel.instrument()
+            else:
+                otel.instrument()
+                openai.OpenAI.request = request  # type: ignore[method-assign]
+            chat(client)
+            respond(client)
+        assert len(calls) == 2
+        assert otel.spans() == []
+        [warning] = [r.getMessage() for r in caplog.records if r.name == "llmtel"]
+        assert f"another instrumentation (module {THIS_MODULE}) also instruments the OpenAI SDK (it wrapped " in (
+            warning
+        )
+        assert "openai.OpenAI.request" in warning
     finally:
-        SyncAPIClient.request = request
+        del openai.OpenAI.request
+    chat(client)  # the client's request is the SDK's again: llmtel's wrapper, still in place, is back at work
+    assert len(otel.spans()) == (1 if order == "llmtel first" else 0)
+
+
+@pytest.mark.parametrize("then", ["call", "uninstall"])
+def test_ours_is_ours_again_after_the_other_one_unwraps_itself(
+    otel: Any, originals: dict[Any, Any], client: openai.OpenAI, then: str
+) -> None:
+    """The peers' uninstrument() uses opentelemetry's unwrap(), which reads the method through the class: over ours
+    it puts back a wrapt bound wrapper of ours, not ours. That is still ours, for calls and for uninstall()."""
+    from opentelemetry.instrumentation.utils import unwrap
+
+    otel.instrument()
+    ours = _completions().__dict__["create"]
+    other = Counting()
+    wrapt.wrap_function_wrapper(_completions(), "create", other)
+    unwrap(_completions(), "create")
+    assert _completions().__dict__["create"] is not ours
+    if then == "call":
+        chat(client)
+        assert other.calls == 0
+        assert len(otel.spans()) == 1
+        assert _completions().__dict__["create"] is ours  # put back in place by the first call
+    otel.uninstrument()
+    assert sdk_methods() == originals

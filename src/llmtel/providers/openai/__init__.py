@@ -17,7 +17,8 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from typing import TYPE_CHECKING, Any
+from types import FunctionType, MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from llmtel import _providers
 from llmtel import config as config_module
@@ -26,6 +27,7 @@ from llmtel._internal import swallowed
 
 if TYPE_CHECKING:
     from llmtel.core.invocation import Telemetry
+    from llmtel.providers.openai._common import Watch
     from llmtel.providers.openai.instrumentor import OpenAIInstrumentor
 
 __all__ = ["OpenAIInstrumentor", "install", "installed", "uninstall"]
@@ -64,11 +66,39 @@ _HOOKS: tuple[tuple[str, str, str], ...] = (
     ("openai.lib.streaming.responses._responses", "AsyncResponseStream.close", "async_helper_close_hook"),
 )
 
-# Where other OpenAI instrumentations hook in, besides the methods above (OpenInference wraps the client's
-# request method).
-_FOREIGN_MARKERS = (
-    ("openai._base_client", "SyncAPIClient.request"),
-    ("openai._base_client", "AsyncAPIClient.request"),
+# Where the other OpenAI instrumentations hook in, as their installed sources show (all three use wrapt):
+# opentelemetry-instrumentation-openai-v2 wraps chat.completions.create and embeddings.create, OpenLLMetry's
+# opentelemetry-instrumentation-openai every method in _TARGETS (and more); both on the very class attributes we
+# wrap. openinference-instrumentation-openai wraps ``request`` on openai.OpenAI and openai.AsyncOpenAI, which every
+# resource method goes through: a call through any of them is its. Indexed by is_async.
+_CLIENTS = ("OpenAI", "AsyncOpenAI")
+
+
+class _Peer(NamedTuple):
+    package: str  # the import package its wrappers are defined in
+    distribution: str
+    content: str  # what it records of prompts and completions by default
+
+
+# What each records by default was read in its installed source (the defaults of the variables named).
+_PEERS = (
+    _Peer(
+        "opentelemetry.instrumentation.openai_v2",
+        "opentelemetry-instrumentation-openai-v2",
+        "it records none either unless OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT turns that on",
+    ),
+    _Peer(
+        "opentelemetry.instrumentation.openai",
+        "opentelemetry-instrumentation-openai (OpenLLMetry)",
+        "but it does: it records prompts and completions on its spans by default (TRACELOOP_TRACE_CONTENT=false "
+        "turns that off)",
+    ),
+    _Peer(
+        "openinference.instrumentation.openai",
+        "openinference-instrumentation-openai",
+        "but it does: it records prompts and completions (input and output values and messages) on its spans by "
+        "default (OPENINFERENCE_HIDE_INPUTS=true and OPENINFERENCE_HIDE_OUTPUTS=true turn that off)",
+    ),
 )
 
 
@@ -95,14 +125,72 @@ def _resolve(module: Any, path: str) -> tuple[Any, str, Any] | None:
     return owner, name, current
 
 
-def _foreign_instrumentation(places: list[tuple[str, str]]) -> str | None:
-    """Name of a method another instrumentation has wrapped, among the given places of LOADED modules."""
-    for module_name, path in places:
-        module = sys.modules.get(module_name)
-        found = _resolve(module, path) if module is not None else None
-        if found is not None and isinstance(found[2], _wrapt_proxies()):
-            return f"{module_name}.{path}"
-    return None
+def _module_of(obj: Any) -> str:
+    """The module whose code ``obj`` (a wrapper function, a bound method, a callable object) is."""
+    if obj is None:
+        return "?"
+    func = getattr(obj, "__func__", obj)
+    # Not __module__ for a function: functools.wraps copies the wrapped SDK function's; its globals are its own.
+    name = func.__globals__.get("__name__") if isinstance(func, FunctionType) else type(obj).__module__
+    return name if isinstance(name, str) else "?"
+
+
+def _origin(current: Any) -> str | None:
+    """Which module's code sits where the SDK keeps a method (``current``, read from the class ``__dict__``):
+    None for the SDK's own function (or nothing), else the module that defined the wrapper, ours included."""
+    if current is None:
+        return None
+    if isinstance(current, _wrapt_proxies()):
+        return _module_of(getattr(current, "_self_wrapper", None))
+    if isinstance(current, FunctionType):
+        module = _module_of(current)  # a plain function put there, e.g. one made with functools.wraps
+        return None if module == "openai" or module.startswith("openai.") else module
+    return "?"  # a callable object of unknown kind: not the SDK's
+
+
+def _ours(origin: str | None) -> bool:
+    return origin is not None and (origin == "llmtel" or origin.startswith("llmtel."))
+
+
+def _report(origin: str, place: str, *, after_us: bool) -> None:
+    """Warn, once per other instrumentation, that its spans are kept and ours are not made for its calls."""
+    peer = next((p for p in _PEERS if origin == p.package or origin.startswith(p.package + ".")), None)
+    if peer is not None:
+        name, content = peer.distribution, peer.content
+        # All three register their opentelemetry-instrument entry point as "openai" (their installed metadata).
+        switch = (
+            f"uninstall {peer.distribution.partition(' ')[0]} or disable it (under opentelemetry-instrument: "
+            "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai, its entry point)"
+        )
+    else:
+        name = f"another instrumentation (module {origin})"
+        content, switch = "check what that one records by default", "disable that one"
+    if name in _State.reported:
+        return
+    _State.reported.add(name)
+    # Said without "before"/"after" llmtel.instrument(): the SDK's resource modules load lazily, so a package
+    # instrumented after llmtel can still be found when llmtel wraps a module that loads later.
+    how = "over llmtel's wrapper, found at call time" if after_us else "already when llmtel came to wrap it"
+    _log.warning(
+        "llmtel: %s also instruments the OpenAI SDK (it wrapped %s, %s). One GenAI span per call: for every "
+        "call %s instruments, its span is kept and llmtel makes none; llmtel goes on instrumenting the OpenAI "
+        "calls it does not. llmtel records no prompt or completion content by default; %s. To keep llmtel's "
+        "spans instead, %s.",
+        name,
+        place,
+        how,
+        name,
+        content,
+        switch,
+    )
+
+
+def _noticed(place: str, client_place: str, watch: Watch) -> None:
+    """One of our wrappers stood down at call time: another instrumentation came after us (see Watch)."""
+    if watch.clients.get("request", watch.request) is not watch.request:
+        _report(_origin(watch.clients["request"]) or "?", client_place, after_us=True)
+    else:
+        _report(_origin(watch.methods.get(watch.name)) or "?", place, after_us=True)
 
 
 class _State:
@@ -111,10 +199,12 @@ class _State:
     generation = 0  # bumped by install() and uninstall(): hooks of an earlier generation do nothing
     installed = False
     warned = False
+    reported: set[str] = set()  # the other instrumentations warned about
     providers: dict[str, Any] = {}
     config: config_module.Config | None = None
-    plan: dict[str, list[tuple[str, Any]]] | None = None  # module → [(path, wrapper)], built on first use
-    wrapped: list[tuple[Any, str]] = []
+    plan: _Plan | None = None  # built on first use
+    # (class, attribute, our wrapper there, its watch or None for a hook)
+    wrapped: list[tuple[Any, str, Any, Watch | None]] = []
 
 
 def installed() -> bool:
@@ -134,6 +224,7 @@ def install(
     _State.installed = True
     _State.generation += 1
     _State.warned = False
+    _State.reported = set()
     _State.wrapped = []
     _State.plan = None
     _State.config = config or config_module.from_env()
@@ -167,10 +258,17 @@ def uninstall() -> None:
     _State.plan = None
     wrapped = _State.wrapped
     while wrapped:
-        owner, name = wrapped.pop()
-        current = owner.__dict__.get(name)
-        if isinstance(current, _wrapt_proxies()):
-            setattr(owner, name, getattr(current, "__wrapped__"))  # noqa: B009
+        owner, name, mine, watch = wrapped.pop()
+        if watch is not None:
+            watch.disarm()
+        current, original = owner.__dict__.get(name), mine.__wrapped__
+        # A bound wrapper whose parent is ours is ours too: what opentelemetry's unwrap() leaves when it takes a
+        # wrapper off ours (see Watch.recheck).
+        if current is mine or getattr(current, "_self_parent", None) is mine:
+            setattr(owner, name, original)
+        # Else another instrumentation wrapped over ours since: taking ours out of its chain would mean
+        # rewriting its wrapper, so ours stays there, disarmed (a pass-through). If that one's own uninstrument
+        # later puts ours back as the method, the next install() takes it out (_install_module).
 
 
 def _telemetry() -> Telemetry:
@@ -180,28 +278,38 @@ def _telemetry() -> Telemetry:
     return Telemetry(_State.config, **_State.providers)
 
 
-def _plan() -> dict[str, list[tuple[str, Any]]]:
-    """Module → what to wrap in it, with our wrappers; built (and the translations imported) once per install."""
+class _Item(NamedTuple):
+    path: str
+    api: Any  # the translation (an _common.Api), or None for a hook
+    is_async: bool
+    hook: Any  # the hook function, for a hook
+
+
+class _Plan(NamedTuple):
+    telemetry: Telemetry
+    modules: dict[str, list[_Item]]  # module → what to wrap in it
+
+
+def _plan() -> _Plan:
+    """What to wrap, module by module; built (and the translations imported) once per install."""
     if _State.plan is not None:
         return _State.plan
     import importlib
 
     from llmtel.providers.openai import _common
 
-    telemetry = _telemetry()
-    plan: dict[str, list[tuple[str, Any]]] = {}
+    modules: dict[str, list[_Item]] = {}
     apis: dict[str, Any] = {}
     for module_name, path, api_name, is_async in _TARGETS:
         api = apis.get(api_name)
         if api is None:
             module, _, cls = api_name.partition(".")
             api = apis[api_name] = getattr(importlib.import_module(f"{__name__}.{module}"), cls)()
-        make = _common.async_wrapper if is_async else _common.sync_wrapper
-        plan.setdefault(module_name, []).append((path, make(telemetry, api)))
+        modules.setdefault(module_name, []).append(_Item(path, api, is_async, None))
     for module_name, path, hook in _HOOKS:
-        plan.setdefault(module_name, []).append((path, getattr(_common, hook)))
-    _State.plan = plan
-    return plan
+        modules.setdefault(module_name, []).append(_Item(path, None, False, getattr(_common, hook)))
+    _State.plan = _Plan(_telemetry(), modules)
+    return _State.plan
 
 
 def _version_ok() -> bool:
@@ -220,10 +328,14 @@ def _version_ok() -> bool:
     return False
 
 
-def _wrap(owner: Any, name: str, wrapper: Any) -> None:
+def _wrap(owner: Any, name: str, wrapper: Any) -> Any:
+    """Put ``wrapper`` around ``owner.name``; return the proxy now in its place."""
     import wrapt
 
-    wrapt.wrap_function_wrapper(owner, name, wrapper)
+    return wrapt.wrap_function_wrapper(owner, name, wrapper)
+
+
+_NOTHING: Any = MappingProxyType({})
 
 
 def _install_module(generation: int, module: Any) -> None:
@@ -231,25 +343,47 @@ def _install_module(generation: int, module: Any) -> None:
     try:
         if generation != _State.generation or not _version_ok():
             return  # registered by an earlier install(), uninstalled since; or an SDK we do not support
-        items = _plan().get(module.__name__, [])
-        places = [(module.__name__, path) for path, _ in items] + list(_FOREIGN_MARKERS)
-        foreign = _foreign_instrumentation(places)
-        if foreign is not None:
-            if not _State.warned:
-                _State.warned = True
-                _log.warning(
-                    "llmtel: another OpenAI instrumentation is already active (%s is wrapped); llmtel "
-                    "leaves those OpenAI methods alone, to avoid a second span per call. Disable one of them, "
-                    "e.g. with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=llmtel_openai.",
-                    foreign,
-                )
+        plan = _plan()
+        items = plan.modules.get(module.__name__, [])
+        if not items:
             return
-        for path, wrapper in items:
-            found = _resolve(module, path)
-            if found is not None:
-                owner, name, _ = found
-                _wrap(owner, name, wrapper)
-                _State.wrapped.append((owner, name))
+        from llmtel.providers.openai import _common
+
+        # The client classes whose ``request`` the calls go through (loaded with openai itself).
+        client_module = sys.modules.get("openai._client")
+        clients = [getattr(client_module, name, None) for name in _CLIENTS]
+        client_dicts = [vars(c) if isinstance(c, type) else _NOTHING for c in clients]
+        for item in items:
+            found = _resolve(module, item.path)
+            if found is None:
+                continue  # a method this SDK version does not have
+            owner, name, current = found
+            origin = _origin(current)
+            if _ours(origin):
+                # Ours, left disarmed under another instrumentation's wrapper by an earlier uninstall() and put
+                # back as the method by that one's uninstrument: take it out before wrapping anew.
+                setattr(owner, name, current.__wrapped__)
+                origin = _origin(current.__wrapped__)
+            if item.api is None:  # a response hook: a pass-through for calls that are not ours, so always in place
+                _State.wrapped.append((owner, name, _wrap(owner, name, item.hook), None))
+                continue
+            place = f"{module.__name__}.{item.path}"
+            client_dict = client_dicts[item.is_async]
+            client_place = f"openai.{_CLIENTS[item.is_async]}.request"
+            request = client_dict.get("request")
+            if origin is None and _origin(request) is not None:
+                origin, place = _origin(request), client_place  # OpenInference: under every method
+            if origin is not None:
+                # Another instrumentation came first: its wrapper stays alone on this method, ours is not added.
+                _report(origin, place, after_us=False)
+                continue
+            sdk_request = getattr(clients[item.is_async], "request", None)  # the SDK's own, from a base class
+            watch = _common.Watch(
+                owner, name, client_dict, sdk_request, functools.partial(_noticed, place, client_place)
+            )
+            make = _common.async_wrapper if item.is_async else _common.sync_wrapper
+            watch.mine = _wrap(owner, name, make(plan.telemetry, item.api, watch))
+            _State.wrapped.append((owner, name, watch.mine, watch))
     except Exception:
         swallowed(f"instrumenting {getattr(module, '__name__', module)}")
 

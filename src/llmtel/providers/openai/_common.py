@@ -399,8 +399,63 @@ def _prepare(api: Api, kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
         return False
 
 
-def sync_wrapper(telemetry: Telemetry, api: Api) -> Callable[..., Any]:
+class Watch:
+    """Where another instrumentation of the same call shows itself, looked at by our wrapper on every call.
+
+    ``methods`` is the live ``__dict__`` of the class whose method ``name`` we wrapped, ``clients`` that of the
+    client class whose ``request`` the call goes through, and ``request`` the SDK's own function for it (which the
+    SDK defines on a base class). A wrapper another package put over ours replaces ``methods[name]`` (openai-v2
+    and OpenLLMetry wrap the resource methods); one put under ours on the client's ``request`` (OpenInference)
+    puts something else in ``clients["request"]``. Either way that package's span is the call's and ours would be
+    a second one, so ours stands down. The quick check is two dict look-ups per call (~45 ns): no import, no walk
+    of the wrapper chain; :meth:`recheck` runs only when it fails.
+    """
+
+    __slots__ = ("clients", "methods", "mine", "name", "notice", "owner", "request")
+
+    def __init__(
+        self, owner: type, name: str, clients: Mapping[str, Any], request: Any, notice: Callable[[Watch], None]
+    ) -> None:
+        self.owner, self.methods, self.name = owner, owner.__dict__, name
+        self.clients, self.request = clients, request
+        self.notice: Callable[[Watch], None] | None = notice  # told once, the first time we stand down
+        self.mine: object = None  # our wrapper once it is in place; None again (disarmed) after uninstall()
+
+    def recheck(self) -> bool:
+        """The quick check failed: True if the call is ours after all; else stand down (telling, the first time)."""
+        mine = self.mine
+        current = self.methods.get(self.name)
+        if mine is not None and current is not mine and getattr(current, "_self_parent", None) is mine:
+            # opentelemetry's unwrap() (which the peers' uninstrument() uses) reads the method through the class,
+            # so over ours it puts back a wrapt *bound* wrapper of ours: the same wrapper. Ours goes back in place.
+            setattr(self.owner, self.name, mine)
+            current = mine
+        if mine is not None and current is mine and self.clients.get("request", self.request) is self.request:
+            return True
+        notice, self.notice = self.notice, None
+        if notice is not None:
+            try:
+                notice(self)
+            except Exception:
+                swallowed("reporting another OpenAI instrumentation")
+        return False
+
+    def disarm(self) -> None:
+        """Stand down for good, silently: our wrapper may stay in the chain under another package's."""
+        self.mine = None
+        self.notice = None
+
+
+def sync_wrapper(telemetry: Telemetry, api: Api, watch: Watch) -> Callable[..., Any]:
+    methods, name, clients = watch.methods, watch.name, watch.clients
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        try:  # a subscript, not .get(): a mappingproxy's get() is a second method call (~2x the cost)
+            alone = methods[name] is watch.mine and "request" not in clients
+        except KeyError:  # deleted from its class while ours is still in another wrapper's chain
+            alone = False
+        if not alone and not watch.recheck():
+            return wrapped(*args, **kwargs)  # another instrumentation's span is this call's (see Watch)
         parent = context.get_current()
         if suppressed(parent):
             return wrapped(*args, **kwargs)
@@ -429,8 +484,16 @@ def sync_wrapper(telemetry: Telemetry, api: Api) -> Callable[..., Any]:
     return wrapper
 
 
-def async_wrapper(telemetry: Telemetry, api: Api) -> Callable[..., Any]:
+def async_wrapper(telemetry: Telemetry, api: Api, watch: Watch) -> Callable[..., Any]:
+    methods, name, clients = watch.methods, watch.name, watch.clients
+
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        try:  # a subscript, not .get(): a mappingproxy's get() is a second method call (~2x the cost)
+            alone = methods[name] is watch.mine and "request" not in clients
+        except KeyError:  # deleted from its class while ours is still in another wrapper's chain
+            alone = False
+        if not alone and not watch.recheck():
+            return await wrapped(*args, **kwargs)  # another instrumentation's span is this call's (see Watch)
         parent = context.get_current()
         if suppressed(parent):
             return await wrapped(*args, **kwargs)
