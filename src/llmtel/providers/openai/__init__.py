@@ -7,6 +7,10 @@ the app loads it (at once if it already has). Wrapped (sync and async): ``chat.c
 ``responses.create`` and ``.parse`` (``.stream()`` goes through ``create``), plus the private response hooks
 that keep ``with_raw_response`` / ``with_streaming_response`` objects exact (see ``_common``).
 
+Another OpenAI instrumentation keeps the calls it instruments, whichever was installed first: its wrapper is found
+when a module is wrapped (ours is then not added there), or by our wrapper at call time when it wrapped over ours
+or under it (``_common.Watch``); one warning names it (``_PEERS``). tests/coexistence runs the real ones.
+
 :func:`install` / :func:`uninstall` hold the state; ``OpenAIInstrumentor`` (the ``opentelemetry-instrument``
 entry point, in :mod:`.instrumentor`) and :func:`llmtel.instrument` both drive them, so either way the SDK
 is wrapped once. This module imports no ``opentelemetry.instrumentation`` (~20 ms of start-up; bench/).
