@@ -1,11 +1,11 @@
 """Shared fixtures: real OpenTelemetry SDK pipelines with in-memory exporters, the local OpenAI-wire server,
 and real openai clients. Every test that uses ``otel`` has all its telemetry checked against the semantic
-conventions at teardown (when ../shared is present; see tests/conformance/semconv_check.py)."""
+conventions at teardown (when ../shared is present; see tests/conformance/semconv_check.py). Without it the
+check is off, and the run says so once, in its summary."""
 
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from llmtel import config as config_module
 from llmtel.demo.server import FakeOpenAIServer
 from llmtel.providers.openai import OpenAIInstrumentor
-from tests.conformance.semconv_check import load_checker
+from tests.conformance.semconv_check import load_checker, semconv_json_path
 
 
 async def dropped_async_generators_closed(steps: int = 5) -> None:
@@ -108,8 +108,7 @@ def otel() -> Iterator[Otel]:
     finally:
         pipeline.uninstrument()
     checker = load_checker()
-    if checker is None:
-        warnings.warn("../shared/semconv absent: telemetry not checked against the conventions", stacklevel=1)
+    if checker is None:  # no ../shared: said once, at the end of the run (pytest_terminal_summary)
         return
     problems: list[str] = []
     for span in pipeline.span_exporter.get_finished_spans():
@@ -118,6 +117,15 @@ def otel() -> Iterator[Otel]:
     for record in pipeline.logs():
         problems += checker.check_log(record)
     assert not problems, "semantic-convention problems:\n" + "\n".join(problems)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One notice per run, not one warning per test, when the conformance check of ``otel`` was off."""
+    if load_checker() is None:
+        terminalreporter.write_line(
+            f"semconv conformance check OFF: {semconv_json_path()} not found (../shared/semconv beside the clone, "
+            "or GENAI_SEMCONV_JSON); telemetry not checked against the conventions"
+        )
 
 
 @pytest.fixture(scope="session")

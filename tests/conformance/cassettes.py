@@ -30,6 +30,8 @@ import httpx2
 import openai
 import yaml
 
+from tests.conformance.shared import SHARED_DIR
+
 __all__ = [
     "BASE_URL",
     "CASSETTE_DIR",
@@ -40,7 +42,7 @@ __all__ = [
     "sse_pieces",
 ]
 
-CASSETTE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "cassettes" / "openai"
+CASSETTE_DIR = SHARED_DIR / "cassettes" / "openai"
 BASE_URL = "https://api.openai.com/v1"
 
 # Recorded headers that describe the recorded bytes on the wire, not the body we replay (which is the decoded,

@@ -1,8 +1,8 @@
 """Conformance checker: GenAI telemetry against the GenAI semantic conventions data.
 
-The conventions are read from ``genai-semconv.json`` (``<repo>/../shared/semconv/`` by default, or the
-file named by ``$GENAI_SEMCONV_JSON``) together with the JSON schemas of the structured content
-attributes that lie beside it. Nothing here depends on ``llmtel``: the checker is an independent
+The conventions are read from ``genai-semconv.json`` (``<repo>/../shared/semconv/`` by default, see
+tests/conformance/shared.py, or the file named by ``$GENAI_SEMCONV_JSON``) together with the JSON schemas of
+the structured content attributes that lie beside it. Nothing here depends on ``llmtel``: the checker is an independent
 second reading of the data.
 
 Usage::
@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.sdk.metrics.export import ExponentialHistogram, Gauge, Histogram, Sum
 from opentelemetry.trace import SpanKind, StatusCode
 
+from tests.conformance.shared import SHARED_DIR
+
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadableLogRecord
     from opentelemetry.sdk.metrics.export import MetricsData
@@ -53,8 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["Checker", "load_checker", "semconv_json_path"]
 
 ENV_VAR = "GENAI_SEMCONV_JSON"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_JSON = REPO_ROOT.parent / "shared" / "semconv" / "genai-semconv.json"
+DEFAULT_JSON = SHARED_DIR / "semconv" / "genai-semconv.json"
 
 OPERATION_NAME = "gen_ai.operation.name"
 PROVIDER_NAME = "gen_ai.provider.name"

@@ -21,7 +21,10 @@ from tests.conformance.cassettes import CASSETTE_DIR, Cassette
 from tests.conftest import dropped_async_generators_closed
 
 if not CASSETTE_DIR.is_dir():
-    pytest.skip(f"recorded cassettes not available ({CASSETTE_DIR} is absent)", allow_module_level=True)
+    pytest.skip(
+        f"../shared/cassettes not found beside the clone ({CASSETTE_DIR}): cassette tests skipped",
+        allow_module_level=True,
+    )
 
 CONTENT = {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_AND_EVENT"}
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"

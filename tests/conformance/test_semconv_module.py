@@ -26,8 +26,8 @@ from tests.conformance.semconv_check import Checker, load_checker, semconv_json_
 SEMCONV_JSON = semconv_json_path()
 if not SEMCONV_JSON.is_file():
     pytest.skip(
-        f"GenAI semconv data not found at {SEMCONV_JSON} (set GENAI_SEMCONV_JSON or check out "
-        "shared/semconv next to the repository)",
+        f"../shared/semconv not found beside the clone ({SEMCONV_JSON}; or set GENAI_SEMCONV_JSON): "
+        "semconv module and conformance checker tests skipped",
         allow_module_level=True,
     )
 
