@@ -65,7 +65,7 @@ def test_defaults(warnings_of: Any) -> None:
     assert cfg.capture is ContentCapture.NO_CONTENT
     assert cfg.emit_event is False
     assert dict(cfg.provider_map) == {}
-    assert cfg.openai_stream_usage is False
+    assert cfg.openai_stream_usage is None  # automatic: decided per endpoint
     assert cfg.max_content_length == config.DEFAULT_MAX_CONTENT_LENGTH == 32_768
     assert cfg.redactor is None
     assert cfg.capture_content is False
@@ -214,11 +214,11 @@ def test_stream_usage(warnings_of: Any, value: str, expected: bool) -> None:
 
 
 @pytest.mark.parametrize("value", NOT_BOOLEANS)
-def test_stream_usage_invalid(warnings_of: Any, value: str) -> None:
+def test_stream_usage_invalid_is_automatic(warnings_of: Any, value: str) -> None:
     cfg, records = warnings_of({STREAM_USAGE: value})
     assert_one_warning(records, STREAM_USAGE)
-    assert records[0].getMessage() == bool_warning(STREAM_USAGE, value, "false")
-    assert cfg.openai_stream_usage is False
+    assert records[0].getMessage() == bool_warning(STREAM_USAGE, value, "automatic, as if unset")
+    assert cfg.openai_stream_usage is None
 
 
 @pytest.mark.parametrize("value", NOT_BOOLEANS)

@@ -11,7 +11,14 @@ import pytest
 
 from llmtel import semconv as sc
 from llmtel.config import from_env
-from llmtel.core.endpoints import HOST_PROVIDERS, PORT_PROVIDERS, Endpoint, resolve
+from llmtel.core.endpoints import (
+    AZURE_STREAM_USAGE_SINCE,
+    HOST_PROVIDERS,
+    PORT_PROVIDERS,
+    STREAM_USAGE_PROVIDERS,
+    Endpoint,
+    resolve,
+)
 from llmtel.demo.server import FakeOpenAIServer
 from tests.conftest import Otel
 
@@ -58,6 +65,19 @@ HOST_CASES: list[tuple[str, str, str]] = [
 ]
 
 
+# The hosts whose APIs document stream_options.include_usage (the automatic LLMTEL_OPENAI_STREAM_USAGE); the
+# Azure cases use the v1 API path (…/openai/v1), which has it whatever the api-version.
+STREAM_USAGE_HOSTS = {
+    "api.openai.com",
+    "my-res.openai.azure.com",
+    "my-res.cognitiveservices.azure.com",
+    "proj.services.ai.azure.com",
+    "api.groq.com",
+    "api.deepseek.com",
+    "api.x.ai",
+}
+
+
 def test_every_table_row_has_a_case() -> None:
     """Each row of HOST_PROVIDERS is the first match of at least one case, with that case's provider."""
     covered = set()
@@ -70,17 +90,17 @@ def test_every_table_row_has_a_case() -> None:
 
 @pytest.mark.parametrize(("url", "host", "provider"), HOST_CASES, ids=[c[1] for c in HOST_CASES])
 def test_host_table(url: str, host: str, provider: str) -> None:
-    assert resolve(url, OPENAI, {}) == Endpoint(provider, host, 443)
+    assert resolve(url, OPENAI, {}) == Endpoint(provider, host, 443, host in STREAM_USAGE_HOSTS)
 
 
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("https://api.openai.com/v1", Endpoint(OPENAI, "api.openai.com", 443)),
-        ("http://api.openai.com/v1", Endpoint(OPENAI, "api.openai.com", 80)),
-        ("https://api.openai.com:8443/v1", Endpoint(OPENAI, "api.openai.com", 8443)),
-        ("https://api.openai.com:443/v1", Endpoint(OPENAI, "api.openai.com", 443)),
-        ("HTTPS://API.GROQ.COM/openai/v1", Endpoint(P.GROQ, "api.groq.com", 443)),
+        ("https://api.openai.com/v1", Endpoint(OPENAI, "api.openai.com", 443, True)),
+        ("http://api.openai.com/v1", Endpoint(OPENAI, "api.openai.com", 80, True)),
+        ("https://api.openai.com:8443/v1", Endpoint(OPENAI, "api.openai.com", 8443, True)),
+        ("https://api.openai.com:443/v1", Endpoint(OPENAI, "api.openai.com", 443, True)),
+        ("HTTPS://API.GROQ.COM/openai/v1", Endpoint(P.GROQ, "api.groq.com", 443, True)),
         ("http://127.0.0.1:8000/v1", Endpoint(OPENAI, "127.0.0.1", 8000)),
         ("http://[::1]:8000/v1", Endpoint(OPENAI, "::1", 8000)),
         ("ftp://files.example.com/v1", Endpoint(OPENAI, "files.example.com", None)),  # no default port known
@@ -232,3 +252,63 @@ def test_provider_map_applies_to_a_url_seen_before(pipeline: Otel, server: Any, 
     first, second = pipeline.spans()
     assert first.attributes[sc.GEN_AI_PROVIDER_NAME] == OPENAI
     assert second.attributes[sc.GEN_AI_PROVIDER_NAME] == "vllm"
+
+
+# -- stream usage: which endpoints are known to accept stream_options.include_usage ---------------------------
+
+
+def test_stream_usage_providers() -> None:
+    assert set(STREAM_USAGE_PROVIDERS) == {P.OPENAI, P.GROQ, P.DEEPSEEK, P.X_AI}
+    assert AZURE_STREAM_USAGE_SINCE == "2024-10-21"
+    assert Endpoint(OPENAI, "h", 1).stream_usage is False  # nothing known unless resolve() says so
+
+
+@pytest.mark.parametrize(
+    ("url", "api_version", "expected"),
+    [
+        ("https://res.openai.azure.com/openai/", "2024-10-21", True),
+        ("https://res.openai.azure.com/openai/deployments/d/", "2025-04-01-preview", True),
+        ("https://res.cognitiveservices.azure.com/openai/", "2024-12-01-preview", True),
+        ("https://res.openai.azure.com/openai/", "2024-10-01-preview", False),
+        ("https://res.openai.azure.com/openai/", "2024-06-01", False),
+        ("https://res.openai.azure.com/openai/", "2024-02-01", False),
+        ("https://res.openai.azure.com/openai/", "2023-05-15", False),
+        ("https://res.openai.azure.com/openai/", "preview", False),  # not a dated version, not the v1 path
+        ("https://res.openai.azure.com/openai/", "v9", False),
+        ("https://res.openai.azure.com/openai/", None, False),
+        ("https://res.openai.azure.com/openai/", 20250101, False),
+        ("https://res.openai.azure.com/openai/v1/", None, True),  # the v1 API
+        ("https://res.openai.azure.com/openai/v1", "preview", True),
+        ("https://res.openai.azure.com/openai/v1/", "2024-02-01", True),
+    ],
+)
+def test_azure_stream_usage_by_api_version(url: str, api_version: Any, expected: bool) -> None:
+    endpoint = resolve(url, OPENAI, {}, api_version)
+    assert endpoint.provider == P.AZURE_AI_OPENAI
+    assert endpoint.stream_usage is expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/v1",  # vLLM, LM Studio, a gateway … whatever it is, nothing is known of it
+        "http://localhost:11434/v1",  # Ollama by its port
+        "https://llm.example.com/v1",
+        "https://api.mistral.ai/v1",  # rejects the field
+        "https://generativelanguage.googleapis.com/v1beta/openai/",
+        "https://models.inference.ai.azure.com",
+        "https://api.perplexity.ai",
+        "https://api.openai.com.evil.example/v1",
+    ],
+)
+def test_no_stream_usage_elsewhere(url: str) -> None:
+    assert resolve(url, OPENAI, {}, "2025-01-01").stream_usage is False
+
+
+def test_a_mapped_host_is_unknown_even_when_the_table_knows_it() -> None:
+    """A provider-map entry names the user's own server (e.g. a gateway on api.openai.com's name)."""
+    assert resolve("https://api.openai.com/v1", OPENAI, {}).stream_usage is True
+    mapped = resolve("https://api.openai.com/v1", OPENAI, {"api.openai.com": "openai"})
+    assert mapped == Endpoint(OPENAI, "api.openai.com", 443, False)
+    # an override for another host leaves the table's answer alone
+    assert resolve("https://api.groq.com/openai/v1", OPENAI, {"other": "x"}).stream_usage is True

@@ -63,7 +63,8 @@ class Config:
     capture: ContentCapture = ContentCapture.NO_CONTENT
     emit_event: bool = False
     provider_map: Mapping[str, str] = field(default_factory=dict)
-    openai_stream_usage: bool = False
+    # None = automatic: requested on the hosted APIs known to accept it (core/endpoints.py), not elsewhere.
+    openai_stream_usage: bool | None = None
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
     redactor: Redactor | None = None
 
@@ -179,7 +180,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Config:
         emit_event = capture.on_event
     _warn_content_nowhere(capture, emit_event)
     provider_map = _parse_provider_map(env.get(PROVIDER_MAP))
-    stream_usage = _parse_bool(OPENAI_STREAM_USAGE, env.get(OPENAI_STREAM_USAGE), "false") is True
+    stream_usage = _parse_bool(OPENAI_STREAM_USAGE, env.get(OPENAI_STREAM_USAGE), "automatic, as if unset")
     max_content_length = _parse_int(MAX_CONTENT_LENGTH, env.get(MAX_CONTENT_LENGTH), DEFAULT_MAX_CONTENT_LENGTH)
     raw_redactor = env.get(CONTENT_REDACTOR)
     redactor, failure = _load_redactor(raw_redactor)

@@ -58,7 +58,7 @@ class Api:
     def stream_handler(self, inv: Invocation, kwargs: Mapping[str, Any], hide_usage: bool) -> ChunkHandler:
         raise NotImplementedError
 
-    def prepare(self, kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
+    def prepare(self, kwargs: dict[str, Any], telemetry: Telemetry, endpoint: endpoints.Endpoint) -> bool:
         """Adjust the call's kwargs before it is made; return True if a usage chunk must be hidden."""
         return False
 
@@ -223,13 +223,21 @@ def _endpoint(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
     entry = cache.get(id(base_url))
     if entry is not None and entry[0] is base_url:
         return entry[1]
-    found = endpoints.resolve(base_url or "", sc.GenAiProviderNameValues.OPENAI, telemetry.config.provider_map)
+    # Azure OpenAI clients carry their api-version as a default query parameter; it decides whether the
+    # endpoint accepts stream_options (core/endpoints.py). Read on a cache miss only.
+    query = getattr(client, "_custom_query", None)
+    api_version = query.get("api-version") if isinstance(query, Mapping) else None
+    found = endpoints.resolve(
+        base_url or "", sc.GenAiProviderNameValues.OPENAI, telemetry.config.provider_map, api_version
+    )
     if len(cache) < 256:
         cache[id(base_url)] = (base_url, found)
     return found
 
 
-def _start(telemetry: Telemetry, api: Api, instance: Any, kwargs: Mapping[str, Any], parent: Context) -> Invocation:
+def _start(
+    telemetry: Telemetry, api: Api, endpoint: endpoints.Endpoint, kwargs: Mapping[str, Any], parent: Context
+) -> Invocation:
     attrs: dict[str, AttributeValue] = {}
     if api.api_type:
         attrs[sc.OPENAI_API_TYPE] = api.api_type
@@ -239,7 +247,7 @@ def _start(telemetry: Telemetry, api: Api, instance: Any, kwargs: Mapping[str, A
         telemetry,
         api.operation,
         model if isinstance(model, str) else None,
-        _endpoint(instance, telemetry),
+        endpoint,
         attrs,
         stream=kwargs.get("stream") is True,
         parent=parent,
@@ -391,9 +399,9 @@ async def async_close_hook(wrapped: Callable[..., Any], instance: Any, args: Any
             _settle(instance, None)
 
 
-def _prepare(api: Api, kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
+def _prepare(api: Api, kwargs: dict[str, Any], telemetry: Telemetry, endpoint: endpoints.Endpoint) -> bool:
     try:
-        return api.prepare(kwargs, telemetry)
+        return api.prepare(kwargs, telemetry, endpoint)
     except Exception:
         swallowed(f"{api.operation} prepare")
         return False
@@ -460,11 +468,12 @@ def sync_wrapper(telemetry: Telemetry, api: Api, watch: Watch) -> Callable[..., 
         if suppressed(parent):
             return wrapped(*args, **kwargs)
         try:
-            inv = _start(telemetry, api, instance, kwargs, parent)
+            endpoint = _endpoint(instance, telemetry)
+            inv = _start(telemetry, api, endpoint, kwargs, parent)
         except Exception:
             swallowed(f"{api.operation} request")
             return wrapped(*args, **kwargs)
-        hide_usage = _prepare(api, kwargs, telemetry)
+        hide_usage = _prepare(api, kwargs, telemetry, endpoint)
         token = inv.attach()
         try:
             result = wrapped(*args, **kwargs)
@@ -498,11 +507,12 @@ def async_wrapper(telemetry: Telemetry, api: Api, watch: Watch) -> Callable[...,
         if suppressed(parent):
             return await wrapped(*args, **kwargs)
         try:
-            inv = _start(telemetry, api, instance, kwargs, parent)
+            endpoint = _endpoint(instance, telemetry)
+            inv = _start(telemetry, api, endpoint, kwargs, parent)
         except Exception:
             swallowed(f"{api.operation} request")
             return await wrapped(*args, **kwargs)
-        hide_usage = _prepare(api, kwargs, telemetry)
+        hide_usage = _prepare(api, kwargs, telemetry, endpoint)
         token = inv.attach()
         try:
             result = await wrapped(*args, **kwargs)

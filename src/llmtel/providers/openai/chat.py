@@ -9,6 +9,7 @@ from opentelemetry.util.types import AttributeValue
 
 from llmtel import semconv as sc
 from llmtel.core import content as c
+from llmtel.core.endpoints import Endpoint
 from llmtel.core.invocation import Invocation, Telemetry
 from llmtel.providers.openai._common import (
     SAMPLING,
@@ -88,9 +89,17 @@ def unset_usage(chunk: Any) -> None:
         fields_set.discard("usage")
 
 
-def include_usage(kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
-    """``LLMTEL_OPENAI_STREAM_USAGE``: ask for the usage chunk on streams that did not; True if we did."""
-    if not telemetry.config.openai_stream_usage or kwargs.get("stream") is not True:
+def include_usage(kwargs: dict[str, Any], telemetry: Telemetry, endpoint: Endpoint) -> bool:
+    """``LLMTEL_OPENAI_STREAM_USAGE``: ask for the usage chunk on streams that did not; True if we did.
+
+    ``true``/``false`` decide for every endpoint; unset (``None``) asks only where the endpoint is known to accept
+    the option (``endpoint.stream_usage``, worked out once per base URL in core/endpoints.py): an unknown server
+    may reject an unknown field and fail the app's call.
+    """
+    wanted = telemetry.config.openai_stream_usage
+    if wanted is None:
+        wanted = endpoint.stream_usage
+    if not wanted or kwargs.get("stream") is not True:
         return False
     options = kwargs.get("stream_options")
     if isinstance(options, Mapping):
@@ -238,8 +247,8 @@ class ChatApi(Api):
                 [output_message(field(ch, "message"), field(ch, "finish_reason")) for ch in choices],
             )
 
-    def prepare(self, kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
-        return include_usage(kwargs, telemetry)
+    def prepare(self, kwargs: dict[str, Any], telemetry: Telemetry, endpoint: Endpoint) -> bool:
+        return include_usage(kwargs, telemetry, endpoint)
 
     def stream_handler(self, inv: Invocation, kwargs: Mapping[str, Any], hide_usage: bool) -> ChatStream:
         return ChatStream(inv.capture, hide_usage)

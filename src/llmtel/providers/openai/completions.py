@@ -7,6 +7,7 @@ from typing import Any
 
 from llmtel import semconv as sc
 from llmtel.core import content as c
+from llmtel.core.endpoints import Endpoint
 from llmtel.core.invocation import Invocation, Telemetry
 from llmtel.providers.openai._common import (
     SAMPLING,
@@ -48,8 +49,8 @@ class CompletionsApi(Api):
                 messages.append(msg)
             inv.set_content(sc.GEN_AI_OUTPUT_MESSAGES, messages)
 
-    def prepare(self, kwargs: dict[str, Any], telemetry: Telemetry) -> bool:
-        return include_usage(kwargs, telemetry)
+    def prepare(self, kwargs: dict[str, Any], telemetry: Telemetry, endpoint: Endpoint) -> bool:
+        return include_usage(kwargs, telemetry, endpoint)
 
     def stream_handler(self, inv: Invocation, kwargs: Mapping[str, Any], hide_usage: bool) -> CompletionStream:
         return CompletionStream(inv.capture, hide_usage)
