@@ -434,6 +434,12 @@ def _run_without(modules: str, *args: str, **env: str) -> subprocess.CompletedPr
     [
         ("openai", "openai is not installed; the demo needs it for its openai SDK calls."),
         ("opentelemetry.sdk", "opentelemetry-sdk is not installed; the demo needs it for its OpenTelemetry pipeline."),
+        # openai is there, a dependency of its own is not
+        (
+            "pydantic",
+            "openai cannot be imported (ModuleNotFoundError: No module named 'pydantic'); the demo needs it for its "
+            "openai SDK calls.",
+        ),
     ],
 )
 def test_minimal_install_gets_one_line(modules: str, message: str) -> None:

@@ -116,11 +116,13 @@ _REQUIRED = (
 )
 
 
-def _not_installed(package: str, purpose: str, exc: ImportError) -> DemoError:
+def _not_installed(package: str, module: str, purpose: str, exc: ImportError) -> DemoError:
     """The one line a missing dependency gets: what is missing, why it is needed, how to install it."""
-    # A module that is there but fails to import (a broken install, a missing dependency of its own) says why.
     missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
-    problem = "is not installed" if missing else f"cannot be imported ({exc})"
+    if missing is not None and (f"{module}.".startswith(f"{missing}.") or missing.startswith(f"{module}.")):
+        problem = "is not installed"
+    else:  # it is there but fails to import (a dependency of its own is missing, a broken install): say why
+        problem = f"cannot be imported ({type(exc).__name__}: {exc})"
     return DemoError(f"{package} {problem}; the demo needs it {purpose}. Install it with: {INSTALL_COMMAND}")
 
 
@@ -130,7 +132,7 @@ def _check_installed() -> None:
         try:
             importlib.import_module(module)
         except ImportError as exc:
-            raise _not_installed(package, purpose, exc) from exc
+            raise _not_installed(package, module, purpose, exc) from exc
 
 
 @dataclass(frozen=True)
@@ -356,8 +358,12 @@ class _Pipeline:
             try:
                 exporters.append((signal, protocol, _make_exporter(signal, protocol)))
             except ImportError as exc:
-                package = f"opentelemetry-exporter-otlp-proto-{'grpc' if protocol == 'grpc' else 'http'}"
-                raise _not_installed(package, f"to export {signal} over OTLP/{protocol}", exc) from exc
+                kind = "grpc" if protocol == "grpc" else "http"
+                package, module = (
+                    f"opentelemetry-exporter-otlp-proto-{kind}",
+                    f"opentelemetry.exporter.otlp.proto.{kind}",
+                )
+                raise _not_installed(package, module, f"to export {signal} over OTLP/{protocol}", exc) from exc
             except Exception as exc:
                 raise DemoError(f"cannot create the OTLP {signal} exporter ({protocol}): {exc}") from exc
 
@@ -807,7 +813,7 @@ class _Showcase:
     label: str
     span: ReadableSpan
     parent: str | None
-    """``[n] 'name'`` of its parent span, when that is one of the demo's GenAI spans."""
+    """Its parent: ``[n] 'name'`` when that is one of the demo's GenAI spans; None for a root span."""
     event: dict[str, Any] | None
     """The attributes of the details event emitted in its context, if there is one."""
 
@@ -840,7 +846,7 @@ def _showcase(outcomes: Sequence[_Outcome], records: Sequence[ReadableLogRecord]
                 for i, (_, s) in enumerate(numbered, 1)
                 if s.context is not None and s.context.span_id == span.parent.span_id
             ),
-            None,
+            "a non-GenAI span",  # e.g. the app's own, had it made one around the call
         )
     event = None
     span_id = span.context.span_id if span.context is not None else None
