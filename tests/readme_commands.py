@@ -26,6 +26,7 @@ COMMAND_WORDS = (
     "docker ",
     "kubectl ",
     "opentelemetry-instrument ",
+    "opentelemetry-bootstrap ",
     "llmtel ",
     "python ",
     "promtool ",

@@ -172,6 +172,11 @@ COVERED: dict[str, Covered] = {
     "kubectl apply -k deploy/kubernetes": Covered(
         "tests/deploy/test_kubernetes.py::test_documents_are_well_formed", "no kubectl or cluster here or in CI"
     ),
+    "opentelemetry-bootstrap -a install": Covered(
+        "tests/coexistence/test_peers.py::test_one_span_per_call_and_one_warning",
+        "it pip-installs instrumentations into the environment it runs in (never this test venv); what it brings "
+        "for openai (test_bootstrap_brings_openai_v2_for_openai) runs next to llmtel there, in .venv-peers",
+    ),
     "promtool check config": Covered(
         "tests/deploy/test_prometheus.py::test_config_passes_promtool_without_the_prometheus3_block",
         "named without its file argument; the test runs it on the shipped configuration",
@@ -237,6 +242,16 @@ def test_covered_command_names_an_existing_test(command: str) -> None:
     if covered.contains:
         assert covered.contains in text.splitlines(), f"{path} does not run `{covered.contains}`"
     assert covered.why
+
+
+def test_bootstrap_brings_openai_v2_for_openai() -> None:
+    """What ``opentelemetry-bootstrap -a install`` installs for an app with openai (README: "maps
+    ``openai >= 1.26.0`` to it, unpinned"), from the bootstrap list of the installed opentelemetry-instrumentation."""
+    from opentelemetry.instrumentation.bootstrap_gen import libraries
+
+    assert [entry for entry in libraries if entry["library"].split()[0] == "openai"] == [
+        {"library": "openai >= 1.26.0", "instrumentation": "opentelemetry-instrumentation-openai-v2"}
+    ]
 
 
 def test_extraction(tmp_path: Path) -> None:
