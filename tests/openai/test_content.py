@@ -7,6 +7,7 @@ are compared after :func:`plain`).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -427,11 +428,48 @@ async def test_emit_event_without_content(otel: Any, sdk: Any) -> None:
     assert dict(record.attributes) == dict(span.attributes)  # no content, everything else
 
 
-def test_emit_event_false_overrides_mode(otel: Any, client: openai.OpenAI) -> None:
-    otel.instrument(**{CAPTURE: "EVENT_ONLY", "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT": "false"})
-    client.chat.completions.create(model=MODEL, messages=USER)
-    assert not set(CONTENT_KEYS) & set(otel.span().attributes)
+def llmtel_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "llmtel" and r.levelno >= logging.WARNING]
+
+
+def test_emit_event_false_overrides_mode(otel: Any, client: openai.OpenAI, caplog: pytest.LogCaptureFixture) -> None:
+    """EVENT_ONLY with the event off records content nowhere: said once, at instrument(), not per call."""
+    with caplog.at_level(logging.WARNING, logger="llmtel"):
+        otel.instrument(**{CAPTURE: "EVENT_ONLY", "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT": "false"})
+        for _ in range(3):
+            client.chat.completions.create(model=MODEL, messages=USER)
+    assert llmtel_warnings(caplog) == [
+        "llmtel: OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=EVENT_ONLY with "
+        "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=false: content will not be recorded anywhere (EVENT_ONLY sends it "
+        "only to the details event, which is off); set OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=true to record it on "
+        "the event, or OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY for spans"
+    ]
+    for span in otel.spans():
+        assert not set(CONTENT_KEYS) & set(span.attributes)
     assert otel.logs() == []
+
+
+@pytest.mark.parametrize("value", ["1", "yes", "on", "0", "no", "off"])
+def test_non_otel_booleans_fall_back_to_the_default(
+    otel: Any, client: openai.OpenAI, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    """Only true/false count: anything else warns once, and EVENT_ONLY keeps its default (event on)."""
+    with caplog.at_level(logging.WARNING, logger="llmtel"):
+        otel.instrument(**{CAPTURE: "EVENT_ONLY", "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT": value})
+        client.chat.completions.create(model=MODEL, messages=USER)
+        client.chat.completions.create(model=MODEL, messages=USER)
+    assert llmtel_warnings(caplog) == [
+        f"llmtel: ignoring OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT={value!r} (expected true or false (any case); "
+        "using true)"
+    ]
+    spans, records = otel.spans(), otel.logs()
+    assert len(records) == len(spans) == 2
+    for span, data in zip(spans, records, strict=True):
+        assert not set(CONTENT_KEYS) & set(span.attributes)
+        assert event_content(data.log_record) == {
+            sc.GEN_AI_INPUT_MESSAGES: [{"role": "user", "parts": [text("What is the weather")]}],
+            sc.GEN_AI_OUTPUT_MESSAGES: [reply()],
+        }
 
 
 @pytest.mark.parametrize("mode", ["EVENT_ONLY", "SPAN_AND_EVENT"])
