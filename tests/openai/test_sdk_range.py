@@ -1,5 +1,6 @@
 """The supported openai range, both ends: this module runs on the newest SDK with the rest of the suite, and
-alone on the oldest supported SDK (``./dev test`` runs it again in ``.venv-minimal``, the install with no extras, with openai 1.40)."""
+alone on the oldest supported SDK (``./dev test`` runs it again in ``.venv-minimal``, the install with no extras,
+with openai 1.40)."""
 
 from __future__ import annotations
 
