@@ -51,9 +51,9 @@ print(json.dumps({
 def test_instrument_imports_no_sdk_and_still_instruments_it_later() -> None:
     done = subprocess.run([sys.executable, "-c", APP], capture_output=True, text=True, timeout=60, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    # instrument() loaded only the installer, the configuration, the import watcher and the error guard: no
-    # translation module, no telemetry core, no wrapt, no opentelemetry.instrumentation (start-up cost; they load
-    # with the app's first openai import)
+    # instrument() loaded only the installer (core.install and the provider's table), the configuration, the
+    # import watcher and the error guard: no translation module, no telemetry core, no wrapt, no
+    # opentelemetry.instrumentation (start-up cost; they load with the app's first openai import)
     assert result == {
         "loaded": [],
         "ours": [
@@ -61,6 +61,8 @@ def test_instrument_imports_no_sdk_and_still_instruments_it_later() -> None:
             "llmtel._internal",
             "llmtel._providers",
             "llmtel.config",
+            "llmtel.core",
+            "llmtel.core.install",
             "llmtel.providers",
             "llmtel.providers.openai",
         ],

@@ -203,3 +203,27 @@ def from_env(environ: Mapping[str, str] | None = None) -> Config:
         max_content_length=max_content_length,
         redactor=redactor,
     )
+
+
+_VARIABLES = (
+    CAPTURE_MESSAGE_CONTENT,
+    EMIT_EVENT,
+    PROVIDER_MAP,
+    OPENAI_STREAM_USAGE,
+    MAX_CONTENT_LENGTH,
+    CONTENT_REDACTOR,
+)
+
+
+class _Shared:
+    read: tuple[tuple[str | None, ...], Config] | None = None
+
+
+def shared() -> Config:
+    """The configuration from ``os.environ``, one for every provider: each provider's instrumentor asks for it,
+    and it is read (and a bad value warned about) again only when one of our variables has changed since."""
+    key = tuple(os.environ.get(name) for name in _VARIABLES)
+    read = _Shared.read
+    if read is None or read[0] != key:
+        read = _Shared.read = (key, from_env())
+    return read[1]

@@ -22,9 +22,10 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
 import llmtel
+from llmtel.core.install import resolve as _resolve
 from llmtel.demo.server import NOT_FOUND, RATE_LIMITED, SERVER_ERROR
 from llmtel.providers import openai as installer
-from llmtel.providers.openai import _HOOKS, _TARGETS, OpenAIInstrumentor, _resolve
+from llmtel.providers.openai import _HOOKS, _TARGETS, OpenAIInstrumentor
 
 
 def resolve(module_name: str, path: str) -> Any:

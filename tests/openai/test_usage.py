@@ -8,7 +8,7 @@ from openai.types import CompletionUsage
 from openai.types.responses import ResponseUsage
 
 from llmtel import semconv as sc
-from llmtel.providers.openai._common import usage_attributes
+from llmtel.core.adapter import usage_attributes
 from llmtel.providers.openai.chat import CHAT_USAGE
 from llmtel.providers.openai.responses import RESPONSES_USAGE
 
@@ -71,7 +71,7 @@ def test_fields_the_sdk_does_not_declare_are_read_too() -> None:
     """A server may send a count an older SDK has no field for: pydantic keeps it as an extra, and we read it."""
     from openai.types.completion_usage import PromptTokensDetails
 
-    from llmtel.providers.openai._common import view
+    from llmtel.core.adapter import view
 
     details = PromptTokensDetails.model_validate({"cached_tokens": 3, "cache_write_tokens": 4, "brand_new_tokens": 9})
     assert view(details)["brand_new_tokens"] == 9  # an extra

@@ -9,11 +9,7 @@ from opentelemetry.util.types import AttributeValue
 
 from llmtel import semconv as sc
 from llmtel.core import content as c
-from llmtel.core.endpoints import Endpoint
-from llmtel.core.invocation import Invocation, Telemetry
-from llmtel.providers.openai._common import (
-    SAMPLING,
-    Api,
+from llmtel.core.adapter import (
     RequestTable,
     UsageTable,
     content_parts,
@@ -21,11 +17,13 @@ from llmtel.providers.openai._common import (
     integer,
     put,
     request_attributes,
-    service_tier,
     string,
     string_fields,
     usage_attributes,
 )
+from llmtel.core.endpoints import Endpoint
+from llmtel.core.invocation import Invocation, Telemetry
+from llmtel.providers.openai._common import SAMPLING, Api, service_tier
 
 _JSON = sc.GenAiOutputTypeValues.JSON
 

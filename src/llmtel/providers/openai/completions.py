@@ -7,15 +7,10 @@ from typing import Any
 
 from llmtel import semconv as sc
 from llmtel.core import content as c
+from llmtel.core.adapter import RequestTable, field, integer
 from llmtel.core.endpoints import Endpoint
 from llmtel.core.invocation import Invocation, Telemetry
-from llmtel.providers.openai._common import (
-    SAMPLING,
-    Api,
-    RequestTable,
-    field,
-    integer,
-)
+from llmtel.providers.openai._common import SAMPLING, Api
 from llmtel.providers.openai.chat import (
     UsageStream,
     complete_response,

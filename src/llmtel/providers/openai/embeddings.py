@@ -5,16 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from llmtel import semconv as sc
+from llmtel.core.adapter import RequestTable, UsageTable, integer, string, string_fields, usage_attributes
 from llmtel.core.invocation import Invocation
-from llmtel.providers.openai._common import (
-    Api,
-    RequestTable,
-    UsageTable,
-    integer,
-    string,
-    string_fields,
-    usage_attributes,
-)
+from llmtel.providers.openai._common import Api
 
 _RESPONSE_STRINGS = (("model", sc.GEN_AI_RESPONSE_MODEL),)
 _USAGE: UsageTable = (("prompt_tokens", None, sc.GEN_AI_USAGE_INPUT_TOKENS),)

@@ -9,9 +9,7 @@ from opentelemetry.util.types import AttributeValue
 
 from llmtel import semconv as sc
 from llmtel.core import content as c
-from llmtel.core.invocation import Invocation
-from llmtel.providers.openai._common import (
-    Api,
+from llmtel.core.adapter import (
     RequestTable,
     UsageTable,
     content_parts,
@@ -20,11 +18,12 @@ from llmtel.providers.openai._common import (
     number,
     put,
     request_attributes,
-    service_tier,
     string,
     string_fields,
     usage_attributes,
 )
+from llmtel.core.invocation import Invocation
+from llmtel.providers.openai._common import Api, service_tier
 
 # Responses have a status, not a finish reason; this is the reason the status stands for.
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}

@@ -1,0 +1,175 @@
+"""The call around an adapter: what every wrapped SDK method does, whatever the provider.
+
+    wrapper(sdk method) → another instrumentation's call? (Watch)  → pass through
+                        → suppressed (nested in a GenAI span)?     → pass through
+                        → endpoint, Invocation (span started; current for the SDK call only), content
+                        → the SDK call → exception → fail (the SDK's exception re-raised untouched)
+                                       → result    → the provider's dispatch: complete, or a stream proxy …
+
+A provider gives :func:`sync_wrapper` / :func:`async_wrapper` its :class:`~llmtel.core.adapter.Adapter`, how to
+find the endpoint of a call (``endpoint_of``: from the client the method is bound to) and what to do with a
+result (``dispatch``: :func:`complete` for a plain result, a stream proxy for a stream, whatever else the SDK
+returns). Everything of ours runs inside a guard; the SDK's own behaviour is never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context
+from opentelemetry.context import Context
+from opentelemetry.util.types import AttributeValue
+
+from llmtel._internal import swallowed
+from llmtel.core.adapter import Adapter
+from llmtel.core.endpoints import Endpoint
+from llmtel.core.invocation import Invocation, Telemetry, suppressed
+
+if TYPE_CHECKING:
+    from llmtel.core.install import Watch
+
+EndpointOf = Callable[[Any, Telemetry], Endpoint]
+"""``(bound instance, telemetry) → Endpoint``: where the call goes (cached by the provider; it runs per call)."""
+Dispatch = Callable[[Invocation, Adapter, Mapping[str, Any], Any, bool], Any]
+"""``(inv, adapter, kwargs, result, hide_usage) → what the caller gets``: the result itself or a proxy of it."""
+
+
+def start(
+    telemetry: Telemetry, adapter: Adapter, endpoint: Endpoint, kwargs: Mapping[str, Any], parent: Context
+) -> Invocation:
+    """Start the call's Invocation: request attributes, then its content when capture is on."""
+    attrs: dict[str, AttributeValue] = dict(adapter.static) if adapter.static else {}
+    adapter.request(kwargs, attrs)
+    model = kwargs.get("model")
+    inv = Invocation(
+        telemetry,
+        adapter.operation,
+        model if isinstance(model, str) else None,
+        endpoint,
+        attrs,
+        stream=kwargs.get("stream") is True,
+        parent=parent,
+    )
+    if inv.capture:
+        try:
+            adapter.content(inv, kwargs)
+        except Exception:
+            swallowed(f"{adapter.operation} request content")
+    return inv
+
+
+def complete(inv: Invocation, adapter: Adapter, result: Any) -> None:
+    """A complete (non-stream) result: its facts, then the end of the span."""
+    try:
+        adapter.response(inv, result)
+    except Exception:
+        swallowed(f"{adapter.operation} response")
+    inv.end()
+
+
+def dispatch_complete(inv: Invocation, adapter: Adapter, kwargs: Mapping[str, Any], result: Any, hide: bool) -> Any:
+    """The :data:`Dispatch` of a method that only ever returns a complete result."""
+    complete(inv, adapter, result)
+    return result
+
+
+def _prepare(adapter: Adapter, kwargs: dict[str, Any], telemetry: Telemetry, endpoint: Endpoint) -> bool:
+    try:
+        return adapter.prepare(kwargs, telemetry, endpoint)
+    except Exception:
+        swallowed(f"{adapter.operation} prepare")
+        return False
+
+
+def _fail(inv: Invocation, adapter: Adapter, exc: BaseException) -> None:
+    try:
+        error_type = adapter.error_type(exc)
+    except Exception:
+        swallowed(f"{adapter.operation} error type")
+        error_type = None
+    inv.fail(exc, error_type)
+
+
+def _dispatched(
+    dispatch: Dispatch, inv: Invocation, adapter: Adapter, kwargs: Mapping[str, Any], result: Any, hide: bool
+) -> Any:
+    try:
+        return dispatch(inv, adapter, kwargs, result, hide)
+    except Exception:
+        swallowed(f"{adapter.operation} result")
+        if not inv.ended:
+            inv.end()
+        return result
+
+
+def sync_wrapper(
+    telemetry: Telemetry, adapter: Adapter, watch: Watch, endpoint_of: EndpointOf, dispatch: Dispatch
+) -> Callable[..., Any]:
+    """The wrapt wrapper of one synchronous SDK method."""
+    methods, name, markers, key = watch.methods, watch.name, watch.markers, watch.key
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        try:  # a subscript, not .get(): a mappingproxy's get() is a second method call (~2x the cost)
+            alone = methods[name] is watch.mine and key not in markers
+        except KeyError:  # deleted from its class while ours is still in another wrapper's chain
+            alone = False
+        if not alone and not watch.recheck():
+            return wrapped(*args, **kwargs)  # another instrumentation's span is this call's (see Watch)
+        parent = context.get_current()
+        if suppressed(parent):
+            return wrapped(*args, **kwargs)
+        try:
+            endpoint = endpoint_of(instance, telemetry)
+            inv = start(telemetry, adapter, endpoint, kwargs, parent)
+        except Exception:
+            swallowed(f"{adapter.operation} request")
+            return wrapped(*args, **kwargs)
+        hide = _prepare(adapter, kwargs, telemetry, endpoint)
+        token = inv.attach()
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _fail(inv, adapter, exc)
+            raise
+        finally:
+            inv.detach(token)
+        return _dispatched(dispatch, inv, adapter, kwargs, result, hide)
+
+    return wrapper
+
+
+def async_wrapper(
+    telemetry: Telemetry, adapter: Adapter, watch: Watch, endpoint_of: EndpointOf, dispatch: Dispatch
+) -> Callable[..., Any]:
+    """The wrapt wrapper of one asynchronous SDK method (the twin of :func:`sync_wrapper`)."""
+    methods, name, markers, key = watch.methods, watch.name, watch.markers, watch.key
+
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        try:  # a subscript, not .get(): a mappingproxy's get() is a second method call (~2x the cost)
+            alone = methods[name] is watch.mine and key not in markers
+        except KeyError:  # deleted from its class while ours is still in another wrapper's chain
+            alone = False
+        if not alone and not watch.recheck():
+            return await wrapped(*args, **kwargs)  # another instrumentation's span is this call's (see Watch)
+        parent = context.get_current()
+        if suppressed(parent):
+            return await wrapped(*args, **kwargs)
+        try:
+            endpoint = endpoint_of(instance, telemetry)
+            inv = start(telemetry, adapter, endpoint, kwargs, parent)
+        except Exception:
+            swallowed(f"{adapter.operation} request")
+            return await wrapped(*args, **kwargs)
+        hide = _prepare(adapter, kwargs, telemetry, endpoint)
+        token = inv.attach()
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _fail(inv, adapter, exc)
+            raise
+        finally:
+            inv.detach(token)
+        return _dispatched(dispatch, inv, adapter, kwargs, result, hide)
+
+    return wrapper
