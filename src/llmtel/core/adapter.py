@@ -39,6 +39,11 @@ class Adapter:
     """Attributes every call of this API carries (e.g. ``openai.api.type``)."""
     requests: RequestTable = MappingProxyType({})
     """The request kwargs that become attributes (see :func:`request_attributes`)."""
+    iterables: tuple[str, ...] = ()
+    """The content kwargs the SDK accepts as any iterable (a generator of messages …). With capture on, the core
+    reads a one-shot iterable among them once, into a list it passes on to the SDK (:func:`llmtel.core.call.start`)."""
+    item_iterables: tuple[str, ...] = ()
+    """The same for the keys of each item (dict) of those kwargs, e.g. a message's ``content`` parts."""
 
     def request(self, kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
         """Write the request's attributes (not model, stream or server: the core writes those)."""

@@ -59,6 +59,36 @@ def start(
     return inv
 
 
+def _one_shot(value: Any) -> bool:
+    """An iterator (a generator, ``map(...)``): reading it for the span would leave nothing for the SDK."""
+    return hasattr(type(value), "__next__")
+
+
+def materialise(kwargs: dict[str, Any], names: tuple[str, ...], item_names: tuple[str, ...]) -> None:
+    """Replace the one-shot iterables among ``kwargs[names]`` (and among their items' ``item_names``) by lists.
+
+    The content code reads the messages before the SDK does; a generator it read would reach the SDK empty. The
+    lists hold the very items, so the SDK sends what it would have sent. The app's own containers are never
+    changed: a message dict holding a generator is copied, with a list in its place. An exception the app's
+    generator raises propagates as the SDK would have raised it when reading.
+    """
+    for name in names:
+        value = kwargs.get(name)
+        if value is None or isinstance(value, (str, bytes, Mapping)):
+            continue
+        if _one_shot(value):
+            value = kwargs[name] = list(value)
+        if not item_names or not isinstance(value, (list, tuple)):
+            continue
+        copied: list[Any] | None = None
+        for index, item in enumerate(value):
+            if not isinstance(item, dict) or not any(_one_shot(item.get(key)) for key in item_names):
+                continue
+            if copied is None:
+                copied = kwargs[name] = list(value)
+            copied[index] = {k: list(v) if k in item_names and _one_shot(v) else v for k, v in item.items()}
+
+
 def complete(inv: Invocation, adapter: Adapter, result: Any) -> None:
     """A complete (non-stream) result: its facts, then the end of the span."""
     try:
@@ -119,6 +149,8 @@ def sync_wrapper(
         parent = context.get_current()
         if suppressed(parent):
             return wrapped(*args, **kwargs)
+        if telemetry.capture and adapter.iterables:
+            materialise(kwargs, adapter.iterables, adapter.item_iterables)  # outside the guard: see materialise
         try:
             endpoint = endpoint_of(instance, telemetry)
             inv = start(telemetry, adapter, endpoint, kwargs, parent)
@@ -155,6 +187,8 @@ def async_wrapper(
         parent = context.get_current()
         if suppressed(parent):
             return await wrapped(*args, **kwargs)
+        if telemetry.capture and adapter.iterables:
+            materialise(kwargs, adapter.iterables, adapter.item_iterables)  # outside the guard: see materialise
         try:
             endpoint = endpoint_of(instance, telemetry)
             inv = start(telemetry, adapter, endpoint, kwargs, parent)

@@ -213,6 +213,9 @@ def output_message(message: Any, finish_reason: Any) -> c.Message:
 class ChatApi(Api):
     operation = sc.GenAiOperationNameValues.CHAT
     api_type = sc.OpenaiApiTypeValues.CHAT_COMPLETIONS
+    # The SDK's types take any Iterable for these (and for a message's content parts and tool calls).
+    iterables = ("messages", "tools")
+    item_iterables = ("content", "tool_calls")
 
     requests: RequestTable = {
         **SAMPLING,
