@@ -13,6 +13,7 @@ a wrong type; they return ``None`` (or write nothing) instead.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -64,8 +65,15 @@ class Adapter:
         return False
 
     def error_type(self, exc: BaseException) -> str | None:
-        """``error.type`` for an exception the SDK raised; None for the core's rule (HTTP status, else class)."""
+        """``error.type`` for an exception the SDK raised (on the call, or from a stream); None for the core's
+        rule (:func:`llmtel.core.invocation.error_type_of`: the HTTP status, else the exception's class)."""
         return None
+
+    @functools.cached_property
+    def classify(self) -> Callable[[BaseException], str | None] | None:
+        """:meth:`error_type` where a subclass defines one, else None (the core's rule, with no call at all).
+        Cached: it is read on every call."""
+        return self.error_type if type(self).error_type is not Adapter.error_type else None
 
 
 # -- field helpers ----------------------------------------------------------------------------------------------

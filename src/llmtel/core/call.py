@@ -50,6 +50,7 @@ def start(
         attrs,
         stream=kwargs.get("stream") is True,
         parent=parent,
+        classify=adapter.classify,
     )
     if inv.capture:
         try:
@@ -112,15 +113,6 @@ def _prepare(adapter: Adapter, kwargs: dict[str, Any], telemetry: Telemetry, end
         return False
 
 
-def _fail(inv: Invocation, adapter: Adapter, exc: BaseException) -> None:
-    try:
-        error_type = adapter.error_type(exc)
-    except Exception:
-        swallowed(f"{adapter.operation} error type")
-        error_type = None
-    inv.fail(exc, error_type)
-
-
 def _dispatched(
     dispatch: Dispatch, inv: Invocation, adapter: Adapter, kwargs: Mapping[str, Any], result: Any, hide: bool
 ) -> Any:
@@ -162,7 +154,7 @@ def sync_wrapper(
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            _fail(inv, adapter, exc)
+            inv.fail(exc)
             raise
         finally:
             inv.detach(token)
@@ -200,7 +192,7 @@ def async_wrapper(
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            _fail(inv, adapter, exc)
+            inv.fail(exc)
             raise
         finally:
             inv.detach(token)

@@ -12,7 +12,7 @@ duration histogram records, so span and metric always agree.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import _logs, context, metrics, trace
@@ -124,6 +124,7 @@ _LATE_CHUNK_METRIC_KEYS = tuple(k for k in CHUNK_METRIC_ATTRIBUTE_KEYS if k not 
 class Invocation:
     __slots__ = (
         "_agent",
+        "_classify",
         "_content",
         "_context",
         "_ended",
@@ -152,9 +153,11 @@ class Invocation:
         *,
         stream: bool = False,
         parent: context.Context | None = None,
+        classify: Callable[[BaseException], str | None] | None = None,
     ) -> None:
         """Start the span, as a child of ``parent`` (default: the current context). ``attributes`` holds the
-        request's attributes; it is kept (not copied)."""
+        request's attributes; it is kept (not copied). ``classify`` is the adapter's ``error.type`` for an
+        exception (None: :func:`error_type_of`), on the call's path and a stream's alike."""
         base: dict[str, AttributeValue] = {
             sc.GEN_AI_OPERATION_NAME: operation,
             sc.GEN_AI_PROVIDER_NAME: endpoint.provider,
@@ -177,6 +180,7 @@ class Invocation:
         else:
             agent = None
         self._agent = agent
+        self._classify = classify
         self._metric_base = base
         self._context = parent
         self._telemetry = telemetry
@@ -246,6 +250,11 @@ class Invocation:
 
     def fail(self, exc: BaseException | None, error_type: str | None = None, message: str | None = None) -> None:
         """End with an error: an exception, or an error the provider reported in-band (``exc`` None)."""
+        if error_type is None and exc is not None and self._classify is not None:
+            try:
+                error_type = self._classify(exc)
+            except Exception:
+                swallowed("classifying an error")
         if error_type is None:
             error_type = error_type_of(exc) if exc is not None else sc.ErrorTypeValues.OTHER
         self._finish(exc, error_type, _perf_ns(), message)
