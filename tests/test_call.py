@@ -19,7 +19,7 @@ from llmtel.core.adapter import Adapter
 from llmtel.core.endpoints import Endpoint
 from llmtel.core.install import NO_MARKER, Watch
 from llmtel.core.invocation import Invocation, Telemetry
-from llmtel.core.streams import SyncStreamProxy
+from llmtel.core.streams import stream_proxy
 from tests.conftest import Otel
 
 ENDPOINT = Endpoint("test.provider", "llm.test", 443)
@@ -75,7 +75,7 @@ class Resource:
 
 
 def dispatch(inv: Invocation, adapter: Adapter, kwargs: Mapping[str, Any], result: Any, hide: bool) -> Any:
-    return SyncStreamProxy(result, inv, adapter.stream_handler(inv, kwargs, hide))
+    return stream_proxy(result, inv, adapter.stream_handler(inv, kwargs, hide))
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from llmtel.core import endpoints
 from llmtel.core.adapter import Adapter, Converter, choice_count, integer, number, stop_sequences, string
 from llmtel.core.call import complete
 from llmtel.core.invocation import Invocation, Telemetry
-from llmtel.core.streams import SyncStreamProxy, async_stream_proxy, end_stream
+from llmtel.core.streams import end_stream, stream_proxy
 
 _PENDING = "_llmtel_pending"
 
@@ -138,10 +138,8 @@ def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: A
     if kind == _MODEL:
         complete(inv, api, result)
         return result
-    if kind == _STREAM:
-        return SyncStreamProxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
-    if kind == _ASYNC_STREAM:
-        return async_stream_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
+    if kind in (_STREAM, _ASYNC_STREAM):
+        return stream_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
     result.__dict__[_PENDING] = _Pending(inv, api, kwargs, hide_usage, result)
     if kind == _LEGACY_RAW:
         # with_raw_response has read the body already; parse now (the SDK caches it) so the span ends when
