@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from opentelemetry.trace import StatusCode
 
 from llmtel.demo.server import BROKEN_STREAM, DEFAULT_REPLY, RESPONSE_FAILED, STALL, STREAM_ERROR
 from tests.conftest import dropped_async_generators_closed
+from tests.openai.helpers import mask
 
 MODEL = "gpt-4o-mini"
 PROMPT = "Say hello to the world"  # the server counts whitespace words: 5 input tokens
@@ -42,19 +42,6 @@ TTFC = "gen_ai.client.operation.time_to_first_chunk"
 TPOC = "gen_ai.client.operation.time_per_output_chunk"
 TOKENS = "gen_ai.client.token.usage"
 TTFC_ATTR = "gen_ai.response.time_to_first_chunk"
-
-_IDS = re.compile(r"^(chatcmpl|cmpl|resp|msg|fc|call|req)[-_]\d+(_\d+)?$")
-
-
-def mask(value: Any) -> Any:
-    """The server numbers ids by a request counter: replace them so two runs compare equal."""
-    if isinstance(value, str):
-        return _IDS.sub(r"\1-N", value)
-    if isinstance(value, dict):
-        return {k: mask(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [mask(v) for v in value]
-    return value
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -9,7 +9,6 @@ everything the SDK does are untouched. Same pattern as tests/conformance/cassett
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 
 from llmtel import semconv as sc
 from tests.conftest import Otel
-from tests.openai.helpers import drain, run
+from tests.openai.helpers import drain, mask, run
 
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Say hello to the world"}]
@@ -27,18 +26,6 @@ PROMPT = "Say something nice"
 STREAM_USAGE = "LLMTEL_OPENAI_STREAM_USAGE"
 ASKED = {"include_usage": True}
 _ROUTES = ("/chat/completions", "/completions")
-_IDS = re.compile(r"^(chatcmpl|cmpl)-\d+$")
-
-
-def mask(value: Any) -> Any:
-    """The server numbers ids by a request counter: replace them so two runs compare equal."""
-    if isinstance(value, str):
-        return _IDS.sub(r"\1-N", value)
-    if isinstance(value, dict):
-        return {k: mask(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [mask(v) for v in value]
-    return value
 
 
 def _to_local(request: httpx2.Request, port: int, sent: list[str]) -> None:
