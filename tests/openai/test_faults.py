@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import openai
 import pytest
 from opentelemetry.trace import StatusCode
@@ -28,6 +29,8 @@ from llmtel.providers.openai.chat import ChatApi, ChatStream
 from llmtel.providers.openai.embeddings import EmbeddingsApi
 from llmtel.providers.openai.responses import ResponsesApi, ResponsesStream
 from tests.conformance.semconv_check import load_checker
+from tests.conftest import Otel
+from tests.core.test_values import attributes, exported_logs, exported_points, exported_spans
 
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Say hello to the world"}]
@@ -408,3 +411,237 @@ async def test_bad_setting_warns_once_and_the_app_works(
     assert variable in record.getMessage()
     assert isinstance(reply, dict)
     assert len(otel.spans()) == 1
+
+
+# -- hostile values from the server ---------------------------------------------------------------------------
+#
+# The real SDK over its real HTTP stack to the local server, whose replies a transport rewrites on the way back
+# (each event's JSON, for a stream): a server that sends wrong types, negative and huge counts, lone surrogates
+# (JSON's "\ud800" escape, which Python's json decodes to one), NaN and numbers beyond int64 in tool arguments.
+# What we record is then encoded by the real OTLP encoders, serialised and parsed back: what a collector gets.
+
+LONE, FFFD = "\ud800", "\ufffd"
+
+
+def _rewrite_body(body: bytes, streamed: bool, tamper: Callable[[dict[str, Any]], None]) -> bytes:
+    def rewritten(text: bytes) -> bytes:
+        data = json.loads(text)
+        tamper(data)
+        return json.dumps(data).encode("ascii")  # ensure_ascii: surrogates travel as \ud800 escapes
+
+    if not streamed:
+        return rewritten(body)
+    lines = body.split(b"\n")
+    return b"\n".join(b"data: " + rewritten(line[6:]) if line.startswith(b"data: {") else line for line in lines)
+
+
+class Hostile(httpx2.BaseTransport):
+    """Real HTTP to the local server; the reply's JSON handed to ``tamper`` (in place) before the SDK reads it."""
+
+    def __init__(self, tamper: Callable[[dict[str, Any]], None]) -> None:
+        self.tamper = tamper
+        self.inner = httpx2.HTTPTransport()
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = self.inner.handle_request(request)
+        body = response.read()
+        response.close()
+        streamed = response.headers.get("content-type", "").startswith("text/event-stream")
+        headers = [
+            (k, v)
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "content-encoding")
+        ]
+        content = _rewrite_body(body, streamed, self.tamper)
+        return httpx2.Response(response.status_code, headers=headers, content=content, request=request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def hostile_client(server: Any, tamper: Callable[[dict[str, Any]], None]) -> Any:
+    http = openai.DefaultHttpxClient(transport=Hostile(tamper))
+    return openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0, http_client=http)
+
+
+@pytest.fixture
+def pipeline() -> Iterator[Otel]:
+    """A pipeline without the conformance check of ``otel``: hostile replies do not make conforming content (a
+    finish reason the conventions do not list, tool arguments of the server's own making)."""
+    own = Otel()
+    try:
+        yield own
+    finally:
+        own.uninstrument()
+
+
+HOSTILE_ARGUMENTS = '{"n": 18446744073709551616, "t": NaN, "\\ud800": 1}'
+FIT_ARGUMENTS = {"n": "18446744073709551616", "t": "NaN", FFFD: 1}
+
+
+def hostile_completion(body: dict[str, Any]) -> None:
+    body.update(id=f"chatcmpl-{LONE}7", model=f"gpt-4o-mini{LONE}", system_fingerprint=12345, service_tier="")
+    [choice] = body["choices"]
+    choice["finish_reason"] = f"stop{LONE}"
+    choice["message"]["content"] = f"Hello {LONE}world"
+    choice["message"]["tool_calls"] = [
+        {"id": f"call_{LONE}", "type": "function", "function": {"name": "lookup", "arguments": HOSTILE_ARGUMENTS}}
+    ]
+    body["usage"] = {
+        "prompt_tokens": 7,
+        "completion_tokens": -1,
+        "total_tokens": 6,
+        "prompt_tokens_details": {"cached_tokens": 2**64},
+        "completion_tokens_details": {"reasoning_tokens": 10**40},
+    }
+
+
+def hostile_chunk(chunk: dict[str, Any]) -> None:
+    chunk.update(id=f"chatcmpl-{LONE}7", model=f"gpt-4o-mini{LONE}", system_fingerprint=["fp"])
+    for choice in chunk["choices"]:
+        if choice["finish_reason"] is not None:
+            choice["finish_reason"] = f"stop{LONE}"
+        if choice["delta"].get("content"):
+            choice["delta"]["content"] += LONE
+    if chunk.get("usage"):
+        chunk["usage"] = {"prompt_tokens": 7, "completion_tokens": 2**63, "total_tokens": 7}
+
+
+REQUEST_ATTRIBUTES = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": MODEL,
+    "server.address": "127.0.0.1",
+    "openai.api.type": "chat_completions",
+}
+METRIC_KEYS = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "server.address")
+
+
+@SYNC_ONLY
+async def test_hostile_reply_exports_cleanly(
+    pipeline: Otel, server: Any, caplog: pytest.LogCaptureFixture, is_async: bool
+) -> None:
+    pipeline.instrument(**{CAPTURE: "SPAN_AND_EVENT"})
+    with caplog.at_level(logging.DEBUG, logger="opentelemetry"), hostile_client(server, hostile_completion) as llm:
+        result = llm.chat.completions.create(model=MODEL, messages=MESSAGES)
+        assert result.usage is not None and result.usage.completion_tokens == -1  # the app sees what was sent
+
+        [span] = exported_spans(pipeline)
+        assert span.name == f"chat {MODEL}"
+        exported = attributes(span.attributes)
+        expected_messages = [
+            {
+                "role": "assistant",
+                "parts": [
+                    {"type": "text", "content": f"Hello {FFFD}world"},
+                    {"type": "tool_call", "name": "lookup", "id": f"call_{FFFD}", "arguments": FIT_ARGUMENTS},
+                ],
+                "finish_reason": f"stop{FFFD}",
+            }
+        ]
+        assert json.loads(exported.pop("gen_ai.output.messages")) == expected_messages
+        input_messages = exported.pop("gen_ai.input.messages")
+        assert exported == {
+            **REQUEST_ATTRIBUTES,
+            "server.port": server.port,
+            "gen_ai.response.id": f"chatcmpl-{FFFD}7",
+            "gen_ai.response.model": f"gpt-4o-mini{FFFD}",
+            "gen_ai.response.finish_reasons": [f"stop{FFFD}"],
+            "gen_ai.usage.input_tokens": 7,  # the negative output count and the huge cached and reasoning are gone
+        }
+        [record] = exported_logs(pipeline)
+        assert attributes(record.attributes) == {
+            **exported,
+            "gen_ai.input.messages": json.loads(input_messages),
+            "gen_ai.output.messages": expected_messages,
+        }
+        [point] = exported_points(pipeline, "gen_ai.client.token.usage")
+        assert (point.count, point.sum, attributes(point.attributes)) == (
+            1,
+            7,
+            {
+                **{k: exported[k] for k in METRIC_KEYS},
+                "server.port": server.port,
+                "gen_ai.response.model": f"gpt-4o-mini{FFFD}",
+                "gen_ai.token.type": "input",
+            },
+        )
+    assert [r for r in caplog.records if r.name.startswith("opentelemetry") and r.levelno >= logging.WARNING] == []
+
+
+@SYNC_ONLY
+async def test_hostile_stream_exports_cleanly(
+    pipeline: Otel, server: Any, caplog: pytest.LogCaptureFixture, is_async: bool
+) -> None:
+    pipeline.instrument(**{CAPTURE: "SPAN_ONLY"})
+    with caplog.at_level(logging.DEBUG, logger="opentelemetry"), hostile_client(server, hostile_chunk) as llm:
+        stream = llm.chat.completions.create(
+            model=MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        assert text.count(LONE) == 5  # the demo server's five content chunks, each with its lone surrogate
+
+        [span] = exported_spans(pipeline)
+        exported = attributes(span.attributes)
+        [message] = json.loads(exported.pop("gen_ai.output.messages"))
+        assert message == {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": text.replace(LONE, FFFD)}],
+            "finish_reason": f"stop{FFFD}",
+        }
+        ttfc = exported.pop("gen_ai.response.time_to_first_chunk")
+        assert isinstance(ttfc, float)
+        exported.pop("gen_ai.input.messages")
+        assert exported == {
+            **REQUEST_ATTRIBUTES,
+            "server.port": server.port,
+            "gen_ai.request.stream": True,
+            "gen_ai.response.id": f"chatcmpl-{FFFD}7",
+            "gen_ai.response.model": f"gpt-4o-mini{FFFD}",
+            "gen_ai.response.finish_reasons": [f"stop{FFFD}"],
+            "openai.response.service_tier": "default",  # the fingerprint, a list, is gone
+            "gen_ai.usage.input_tokens": 7,  # the output count beyond int64 is gone
+        }
+        assert [p.count for p in exported_points(pipeline, "gen_ai.client.token.usage")] == [1]
+        [chunk_point] = exported_points(pipeline, "gen_ai.client.operation.time_per_output_chunk")
+        assert attributes(chunk_point.attributes)["gen_ai.response.model"] == f"gpt-4o-mini{FFFD}"
+    assert [r for r in caplog.records if r.name.startswith("opentelemetry") and r.levelno >= logging.WARNING] == []
+
+
+def failed_response(body: dict[str, Any]) -> None:
+    body.update(id="resp_hostile", status="failed", error={"code": f"server_error{LONE}", "message": f"boom {LONE}"})
+    body["usage"]["output_tokens"] = -10
+
+
+@SYNC_ONLY
+async def test_hostile_in_band_error_exports_cleanly(
+    pipeline: Otel, server: Any, caplog: pytest.LogCaptureFixture, is_async: bool
+) -> None:
+    """A failed response's code and message become ``error.type`` and the span's status message: a lone surrogate
+    in the message would fail the export of the whole batch of spans."""
+    pipeline.instrument()
+    tracer = pipeline.tracer_provider.get_tracer("app")
+    with caplog.at_level(logging.DEBUG, logger="opentelemetry"), hostile_client(server, failed_response) as llm:
+        with tracer.start_as_current_span("the app's own span"):
+            llm.responses.create(model=MODEL, input="Say hello")
+        spans = exported_spans(pipeline)
+        assert [s.name for s in spans] == [f"chat {MODEL}", "the app's own span"]
+        ours = spans[0]
+        assert (ours.status.code, ours.status.message) == (ours.status.STATUS_CODE_ERROR, f"boom {FFFD}")
+        assert attributes(ours.attributes) == {
+            **REQUEST_ATTRIBUTES,
+            "openai.api.type": "responses",
+            "server.port": server.port,
+            "gen_ai.response.id": "resp_hostile",
+            "gen_ai.response.model": "gpt-4o-mini-2026-01-01",
+            "openai.response.service_tier": "default",
+            "gen_ai.response.finish_reasons": ["error"],
+            "gen_ai.usage.input_tokens": 2,  # the demo server counts words; the negative output count is gone
+            "gen_ai.usage.cache_read.input_tokens": 0,
+            "gen_ai.usage.cache_write.input_tokens": 0,
+            "gen_ai.usage.reasoning.output_tokens": 0,
+            "error.type": f"server_error{FFFD}",
+        }
+        [point] = exported_points(pipeline, DURATION)
+        assert attributes(point.attributes)["error.type"] == f"server_error{FFFD}"
+    assert [r for r in caplog.records if r.name.startswith("opentelemetry") and r.levelno >= logging.WARNING] == []

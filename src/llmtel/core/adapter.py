@@ -8,7 +8,8 @@ the call goes on, with whatever facts were written before it.
 
 The helpers below read SDK objects without trusting them: an SDK model (pydantic 1 or 2), a dict (TypedDict
 params, ``extra_body``, odd servers), or something else entirely from a misbehaving server. They never raise on
-a wrong type; they return ``None`` (or write nothing) instead.
+a wrong type; they return ``None`` (or write nothing) instead. What they return is fit for export
+(:mod:`llmtel.core.values`): integers within int64, token counts non-negative, strings valid UTF-8.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.util.types import AttributeValue
+
+from llmtel.core.values import int64, text, token_count
 
 if TYPE_CHECKING:
     from llmtel.core.endpoints import Endpoint
@@ -81,18 +84,23 @@ class Adapter:
 
 def number(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond any float (10**400): there is no number to tell
+            return None
     return None
 
 
-def integer(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return None
+integer = int64
+"""An ``int`` attribute: not a bool, and within OTLP's int64 (the exporter drops anything else, and logs an
+error for it on every export)."""
 
 
 def string(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A non-empty string attribute, made valid UTF-8 (:func:`llmtel.core.values.text`; ASCII is an O(1) check)."""
+    if isinstance(value, str) and value:
+        return value if value.isascii() else text(value)
+    return None
 
 
 def put(attrs: dict[str, AttributeValue], key: str, value: AttributeValue | None) -> None:
@@ -102,9 +110,9 @@ def put(attrs: dict[str, AttributeValue], key: str, value: AttributeValue | None
 
 def stop_sequences(value: Any) -> list[str] | None:
     if isinstance(value, str):
-        return [value]
+        return [text(value)]
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
-        return list(value)
+        return [text(v) for v in value]
     return None
 
 
@@ -150,25 +158,39 @@ UsageTable = tuple[tuple[str, str | None, str], ...]
 
 
 def usage_attributes(usage: Any, table: UsageTable, resp: dict[str, AttributeValue]) -> None:
-    """Token counts. OpenAI's totals already include cached and reasoning tokens, as the conventions want."""
+    """Token counts. OpenAI's totals already include cached and reasoning tokens, as the conventions want.
+
+    Only counts fit for export are written: an int (not a bool, not a string of digits), non-negative, within
+    int64 (:func:`llmtel.core.values.token_count`). Anything else is left out, not clamped: a made-up count is
+    worse than none. The check is inline, small counts first: single-digit ints (below 2**30) are the ones
+    CPython compares fastest, and this runs for every count of every call.
+    """
     if usage is None:
         return
     fields = view(usage)
+    parent: Any = None
+    parent_view: Mapping[str, Any] = _EMPTY
     for name, sub, key in table:
         value = fields.get(name)
         if sub is not None and value is not None:
-            value = view(value).get(sub)
-        if type(value) is int:  # not a bool, not a string of digits
+            if value is not parent:  # tables list a details object's counts together: one view for them all
+                parent, parent_view = value, view(value)
+            value = parent_view.get(sub)
+        if type(value) is int and ((value >= 0 and value <= 0x3FFF_FFFF) or token_count(value) is not None):
             resp[key] = value
 
 
 def string_fields(obj: Any, table: tuple[tuple[str, str], ...], resp: dict[str, AttributeValue]) -> Mapping[str, Any]:
-    """Copy the non-empty string fields that ``table`` names ((field, attribute) pairs); return the object's view."""
+    """Copy the non-empty string fields that ``table`` names ((field, attribute) pairs); return the object's view.
+
+    Each is made valid UTF-8 (:func:`llmtel.core.values.text`: lone surrogates become U+FFFD); the ASCII check
+    is O(1), and response ids, model names and tiers are ASCII.
+    """
     fields = view(obj)
     for name, key in table:
         value = fields.get(name)
         if isinstance(value, str) and value:
-            resp[key] = value
+            resp[key] = value if value.isascii() else text(value)
     return fields
 
 

@@ -3,6 +3,10 @@
 Adapters build plain lists/dicts shaped like ``gen_ai.input.messages`` etc. (see the semconv JSON schemas) with
 the helpers below, and only when content capture is on. The core then applies the redaction hook and the size
 limit, and serialises: compact JSON strings on spans, structured values on the details event.
+
+Content holds what the app and the server sent, so it is made fit for export on the way (:mod:`llmtel.core.values`):
+strings valid UTF-8 (lone surrogates become U+FFFD), dict keys strings, integers within int64, no NaN or infinity
+(which would make the span's JSON text invalid JSON).
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import traceback
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
 from llmtel.config import Config
+from llmtel.core.values import INT64_MAX, INT64_MIN
+from llmtel.core.values import text as valid_text
 
 Part = dict[str, Any]
 Message = dict[str, Any]
@@ -112,19 +119,92 @@ def _json_default(value: Any) -> Any:
 _STRUCTURAL_KEYS = frozenset({"type", "role", "name", "id", "modality", "mime_type", "file_id", "finish_reason"})
 
 
-def _limit(value: Any, max_len: int) -> Any:
-    """Truncate every content string longer than ``max_len`` characters; the structure stays valid JSON."""
+def _clean(value: Any, max_len: int) -> Any:
+    """A copy of ``value`` fit for export: every content string longer than ``max_len`` characters cut (when
+    ``max_len`` > 0; the structure stays valid JSON), strings valid UTF-8, dict keys strings, integers within
+    int64, floats finite, anything else converted (:func:`_json_default`)."""
     if isinstance(value, str):
-        if len(value) > max_len:
-            return value[:max_len] + _TRUNCATED.format(len(value) - max_len)
-        return value
+        if max_len > 0 and len(value) > max_len:
+            return valid_text(value[:max_len]) + _TRUNCATED.format(len(value) - max_len)
+        return value if value.isascii() else valid_text(value)
     if isinstance(value, dict):
-        return {k: v if k in _STRUCTURAL_KEYS and isinstance(v, str) else _limit(v, max_len) for k, v in value.items()}
+        cleaned: dict[str, Any] = {}
+        for k, v in value.items():
+            key = k if type(k) is str and k.isascii() else _key(k)
+            if key is None:
+                continue
+            if k in _STRUCTURAL_KEYS and isinstance(v, str):
+                cleaned[key] = v if v.isascii() else valid_text(v)
+            else:
+                cleaned[key] = _clean(v, max_len)
+        return cleaned
     if isinstance(value, (list, tuple)):
-        return [_limit(v, max_len) for v in value]
-    if value is None or isinstance(value, (bool, int, float)):
+        return [_clean(v, max_len) for v in value]
+    if value is None or isinstance(value, bool):
         return value
-    return _limit(_json_default(value), max_len)
+    if isinstance(value, int):
+        return value if INT64_MIN <= value <= INT64_MAX else _big(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _non_finite(value)
+    return _clean(_json_default(value), max_len)
+
+
+def _key(key: Any) -> str | None:
+    """A dict key as a string: the text JSON gives a number, bool or null key (so that the span's JSON and the
+    event agree on it), ``str()`` of anything else; None (the entry is dropped) when there is no such text."""
+    if isinstance(key, str):
+        return valid_text(key)
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    try:
+        if isinstance(key, int):
+            return int.__repr__(key)
+        if isinstance(key, float):
+            return float.__repr__(key) if math.isfinite(key) else _non_finite(key)
+        return valid_text(str(key))
+    except Exception:  # more digits than Python converts, or a __str__ that raises
+        return None
+
+
+def _big(value: int) -> str | None:
+    """An integer beyond int64 (OTLP's integer) in content: its digits as text, so nothing is made up; None when
+    it has more digits than Python converts (``sys.get_int_max_str_digits``)."""
+    try:
+        return str(value)
+    except ValueError:
+        return None
+
+
+def _non_finite(value: float) -> str:
+    """NaN and the infinities have no JSON form (``json`` writes ``NaN``, which JSON parsers reject, and the
+    whole attribute with it): they are kept as the words JavaScript uses."""
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _fits(value: Any) -> bool:
+    """Whether a value the plain encoder took as it is (dicts, lists, tuples, strings, numbers, bools, None) is
+    fit for the details event as it is: every dict key a string and every integer within int64. JSON writes
+    number, bool and null keys as text and has no integer range, so its success does not tell these. Strings
+    need no look: the JSON text encoded, so none holds a lone surrogate."""
+    # Plain loops rather than all(...): a generator costs a resumption per item, and this runs on every call
+    # that puts content on both the span and the event.
+    if isinstance(value, dict):
+        for k, v in value.items():  # noqa: SIM110
+            if type(k) is not str or (type(v) is not str and not _fits(v)):
+                return False
+        return True
+    if isinstance(value, (list, tuple)):
+        for v in value:  # noqa: SIM110
+            if type(v) is not str and not _fits(v):
+                return False
+        return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return INT64_MIN <= value <= INT64_MAX
+    return True
 
 
 _log = logging.getLogger("llmtel")
@@ -166,19 +246,23 @@ def _redact(config: Config, name: str, value: Any) -> Any:
 
 
 def prepare(config: Config, name: str, value: Any) -> Any:
-    """Redact, then limit one content value. Returns ``None`` when the value must not be recorded."""
+    """Redact, then limit and clean one content value (:func:`_clean`). Returns ``None`` when the value must not
+    be recorded."""
     value = _redact(config, name, value)
-    if value is not None and config.max_content_length > 0:
-        value = _limit(value, config.max_content_length)
+    if value is not None:
+        value = _clean(value, config.max_content_length)
     return value
 
 
-def prepare_with_json(config: Config, name: str, value: Any) -> tuple[Any, str] | None:
+def prepare_with_json(config: Config, name: str, value: Any, for_event: bool = True) -> tuple[Any, str] | None:
     """:func:`prepare` and the value's JSON text for the span, in one pass where that suffices.
 
-    The text is needed anyway. When it encodes without any conversion and is no longer than the size limit, no
-    string inside can be over the limit either, so the value needs no copy with cut strings: the walk of
-    :func:`_limit` is skipped (for a 2 KB prompt about as much work as the encoding; callgrind, bench/).
+    The text is needed anyway, and it is the proof that the value needs no copy: when it encodes without any
+    conversion (only JSON's own types, finite numbers), is no longer than the size limit (so no string inside is
+    over it) and encodes to UTF-8 (so no string or key inside holds a lone surrogate; an ASCII text, the common
+    case, says so in O(1)), the walk of :func:`_clean` is skipped (for a 2 KB prompt about as much work as the
+    encoding; callgrind, bench/). ``for_event``: the value goes on the details event too, which also needs its
+    dict keys to be strings and its integers within int64, things the text cannot tell (:func:`_fits`).
     """
     value = _redact(config, name, value)
     if value is None:
@@ -187,13 +271,24 @@ def prepare_with_json(config: Config, name: str, value: Any) -> tuple[Any, str] 
     try:
         text = _PLAIN.encode(value)
     except (_NotPlain, TypeError, ValueError):
-        pass  # something to convert (bytes, a model, a non-string key …): the careful way below
+        pass  # something to convert (bytes, a model, NaN, a tuple key …): the careful way below
     else:
-        if max_len <= 0 or len(text) <= max_len:
+        if (
+            (max_len <= 0 or len(text) <= max_len)
+            and (text.isascii() or _encodes(text))
+            and (not for_event or _fits(value))
+        ):
             return value, text
-    if max_len > 0:
-        value = _limit(value, max_len)
+    value = _clean(value, max_len)
     return value, to_json(value)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _NotPlain(Exception):
@@ -204,9 +299,9 @@ def _refuse(value: Any) -> Any:
     raise _NotPlain
 
 
-# Built once: json.dumps with options builds an encoder per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
-_PLAIN = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_refuse)
+# Built once: json.dumps with options builds an encoder per call. No NaN: it is not JSON (_non_finite).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default, allow_nan=False)
+_PLAIN = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_refuse, allow_nan=False)
 
 
 def to_json(value: Any) -> str:

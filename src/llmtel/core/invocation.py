@@ -23,7 +23,7 @@ from opentelemetry.util.types import AttributeValue
 from llmtel import semconv as sc
 from llmtel._internal import swallowed
 from llmtel.config import Config
-from llmtel.core import content
+from llmtel.core import content, values
 from llmtel.core.context import agent_of
 from llmtel.core.endpoints import Endpoint
 from llmtel.core.metrics import CHUNK_METRIC_ATTRIBUTE_KEYS, METRIC_ATTRIBUTE_KEYS, Instruments
@@ -33,6 +33,7 @@ _perf_ns = time.perf_counter_ns
 _INPUT = {sc.GEN_AI_TOKEN_TYPE: sc.GenAiTokenTypeValues.INPUT}
 _OUTPUT = {sc.GEN_AI_TOKEN_TYPE: sc.GenAiTokenTypeValues.OUTPUT}
 DETAILS_EVENT = sc.GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
+_FINISH_REASONS = sc.GEN_AI_RESPONSE_FINISH_REASONS
 # Exemplars (metric point → trace) go on the call's latency points, where they answer "show me a slow call". Token
 # and per-chunk points get a context without a span, so the SDK skips its exemplar work for them (~5 µs per
 # point; bench/); between chunks the current span is the app's, which an exemplar would wrongly point to.
@@ -163,6 +164,8 @@ class Invocation:
             sc.GEN_AI_PROVIDER_NAME: endpoint.provider,
         }
         if model:
+            if not model.isascii():  # the span's name: a lone surrogate there fails the whole export batch
+                model = values.text(model)
             base[sc.GEN_AI_REQUEST_MODEL] = model
         if endpoint.address:
             base[sc.SERVER_ADDRESS] = endpoint.address
@@ -231,7 +234,9 @@ class Invocation:
             return
         attrs = self._tpoc_attributes
         if attrs is None:
-            attrs = self._tpoc_attributes = self._metric_attributes(_LATE_CHUNK_METRIC_KEYS)
+            # Made once per stream, from what the adapter wrote so far: a chunk handler writes the model as soon
+            # as a chunk names it, before any helper of the response's end has looked at it.
+            attrs = self._tpoc_attributes = values.fit_texts(self._metric_attributes(_LATE_CHUNK_METRIC_KEYS))
         self._tpoc_record((now - last) / 1e9, attrs, _NO_EXEMPLAR)
 
     @property
@@ -302,10 +307,22 @@ class Invocation:
             ttfc = (self._first_chunk - self._start) / 1e9
             resp[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
         if error_type is not None:
-            resp[sc.ERROR_TYPE] = error_type
+            # Both may quote the server (an in-band error code, an API error's message). A lone surrogate in the
+            # status message would fail the export of the whole batch of spans, not just this attribute.
+            resp[sc.ERROR_TYPE] = error_type = values.text(str(error_type))
             if message is None and exc is not None:
                 message = str(exc) or type(exc).__name__
-            span.set_status(Status(StatusCode.ERROR, message))
+            span.set_status(Status(StatusCode.ERROR, values.text(message) if isinstance(message, str) else None))
+        # Finish reasons are the server's words, and adapters build the list themselves: checked here, for all of
+        # them. Joined, they are one ASCII check (a one-item list joins to its item, without a copy).
+        reasons: Any = resp.get(_FINISH_REASONS)
+        if reasons is not None:
+            try:
+                clean = "".join(reasons).isascii()
+            except TypeError:
+                clean = False
+            if not clean:
+                resp[_FINISH_REASONS] = values.texts(reasons)
         if resp:
             span.set_attributes(resp)
 
@@ -347,10 +364,10 @@ class Invocation:
         """The content values, redacted and limited, and (when the span carries content) their JSON texts."""
         prepared: dict[str, Any] = {}
         texts: dict[str, str] = {}
-        on_span = config.capture.on_span
+        on_span, on_event = config.capture.on_span, config.capture.on_event
         for name, value in (self._content or {}).items():
             if on_span:
-                found = content.prepare_with_json(config, name, value)
+                found = content.prepare_with_json(config, name, value, on_event)
                 if found is not None:
                     prepared[name], texts[name] = found
             else:
