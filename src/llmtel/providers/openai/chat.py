@@ -279,8 +279,8 @@ class UsageStream:
         # Plain attribute reads: the SDK's Stream yields its chunk models, which declare all of these (an odd chunk
         # raises, our stream proxy swallows it and the caller still gets the chunk).
         if not self.has_model:
-            model = chunk.model
-            if isinstance(model, str) and model:
+            model = string(chunk.model)  # valid UTF-8, as every string attribute (core.values)
+            if model:
                 inv.response[sc.GEN_AI_RESPONSE_MODEL] = model
                 self.has_model = True
         self.last = chunk
