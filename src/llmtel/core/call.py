@@ -72,22 +72,32 @@ def materialise(kwargs: dict[str, Any], names: tuple[str, ...], item_names: tupl
     lists hold the very items, so the SDK sends what it would have sent. The app's own containers are never
     changed: a message dict holding a generator is copied, with a list in its place. An exception the app's
     generator raises propagates as the SDK would have raised it when reading.
+
+    It runs on every call with capture on, so the common case (lists of dicts of strings and lists) costs exact
+    type checks only: no ABC ``isinstance``, no generator expression.
     """
     for name in names:
         value = kwargs.get(name)
-        if value is None or isinstance(value, (str, bytes, Mapping)):
+        if value is None:
             continue
-        if _one_shot(value):
+        cls = type(value)
+        if cls is not list and cls is not tuple:
+            if not hasattr(cls, "__next__"):
+                continue  # a str, a mapping, a re-iterable: our read leaves it whole
             value = kwargs[name] = list(value)
-        if not item_names or not isinstance(value, (list, tuple)):
+        if not item_names:
             continue
         copied: list[Any] | None = None
         for index, item in enumerate(value):
-            if not isinstance(item, dict) or not any(_one_shot(item.get(key)) for key in item_names):
+            if type(item) is not dict:
                 continue
-            if copied is None:
-                copied = kwargs[name] = list(value)
-            copied[index] = {k: list(v) if k in item_names and _one_shot(v) else v for k, v in item.items()}
+            for key in item_names:
+                inner = item.get(key)
+                if inner is None or type(inner) is str or type(inner) is list or not _one_shot(inner):
+                    continue
+                if copied is None:
+                    copied = kwargs[name] = list(value)
+                item = copied[index] = {**item, key: list(inner)}
 
 
 def complete(inv: Invocation, adapter: Adapter, result: Any) -> None:
