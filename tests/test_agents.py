@@ -9,7 +9,7 @@ from typing import Any
 
 import openai
 import pytest
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -268,6 +268,26 @@ def test_odd_names_and_no_agent(otel: Otel) -> None:
     tool_span = next(s for s in otel.spans() if s.name.startswith("execute_tool"))
     assert "gen_ai.agent.name" not in tool_span.attributes  # type: ignore[operator]
     assert points(otel, "gen_ai.invoke_agent.inference_calls") == [({}, 1, 0), ({"gen_ai.agent.name": "123"}, 1, 0)]
+
+
+def test_hostile_names_and_usage_sums_export_cleanly(otel: Otel) -> None:
+    """A lone surrogate in a name or conversation id is repaired; a usage sum beyond int64 is left out."""
+    from llmtel.core.context import agent_of
+
+    otel.instrument()
+    with llmtel.agent("bot\ud800", conversation_id="c\udfff"):
+        frame = agent_of(context.get_current())
+        assert frame is not None
+        frame.add_usage(2**62, 5)
+        frame.add_usage(2**62, 7)
+    (span,) = otel.spans()
+    assert span.name == "invoke_agent bot\ufffd"
+    assert dict(span.attributes or {}) == {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": "bot\ufffd",
+        "gen_ai.conversation.id": "c\ufffd",
+        "gen_ai.usage.output_tokens": 12,
+    }
 
 
 def test_a_failure_of_ours_never_reaches_the_app(otel: Otel, monkeypatch: pytest.MonkeyPatch) -> None:

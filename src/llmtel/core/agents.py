@@ -32,6 +32,7 @@ from llmtel._providers import Setup
 from llmtel.core import content
 from llmtel.core.context import AGENT_KEY, AgentFrame, agent_of
 from llmtel.core.invocation import _NO_EXEMPLAR, Telemetry, error_type_of
+from llmtel.core.values import text, token_count
 
 _perf_ns = time.perf_counter_ns
 _INVOKE_AGENT = sc.GenAiOperationNameValues.INVOKE_AGENT
@@ -54,11 +55,12 @@ def _telemetry() -> Telemetry:
 
 
 def _text(value: object) -> str | None:
-    """A non-empty string attribute value, or None (odd types are turned into text rather than dropped)."""
+    """A non-empty string attribute value, or None (odd types are turned into text rather than dropped), valid
+    UTF-8 as every string attribute (:func:`llmtel.core.values.text`)."""
     if value is None:
         return None
-    text = value if isinstance(value, str) else str(value)
-    return text or None
+    found = value if isinstance(value, str) else str(value)
+    return text(found) if found else None
 
 
 class _Operation:
@@ -209,10 +211,12 @@ class AgentInvocation(_Operation):
         frame = self._frame
         assert frame is not None
         usage: dict[str, AttributeValue] = {}
-        if frame.input_tokens is not None:
-            usage[sc.GEN_AI_USAGE_INPUT_TOKENS] = frame.input_tokens
-        if frame.output_tokens is not None:
-            usage[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = frame.output_tokens
+        # Each call's count was valid; their sum need not fit int64 (token_count drops it, as for one call).
+        input_tokens, output_tokens = token_count(frame.input_tokens), token_count(frame.output_tokens)
+        if input_tokens is not None:
+            usage[sc.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens
+        if output_tokens is not None:
+            usage[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = output_tokens
         if usage:
             self.span.set_attributes(usage)
         instruments = telemetry.instruments
