@@ -1,11 +1,13 @@
-"""Shared fixtures: real OpenTelemetry SDK pipelines with in-memory exporters, the local OpenAI-wire server,
-and real openai clients. Every test that uses ``otel`` has all its telemetry checked against the semantic
-conventions at teardown (when ../shared is present; see tests/conformance/semconv_check.py). Without it the
-check is off, and the run says so once, in its summary."""
+"""Shared fixtures: real OpenTelemetry SDK pipelines with in-memory exporters (any provider's instrumentation on
+them: ``otel.instrument("anthropic", ...)``), the local OpenAI-wire server, and real openai clients. Every test
+that uses ``otel`` has all its telemetry checked against the semantic conventions at teardown (when ../shared is
+present; see tests/conformance/semconv_check.py). Without it the check is off, and the run says so once, in its
+summary."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,8 +22,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from llmtel import config as config_module
+from llmtel.core.instrumentor import Instrumentor
 from llmtel.demo.server import FakeOpenAIServer
-from llmtel.providers.openai import OpenAIInstrumentor
 from tests.conformance.semconv_check import load_checker, semconv_json_path
 
 
@@ -33,6 +35,15 @@ async def dropped_async_generators_closed(steps: int = 5) -> None:
     the stream itself freed."""
     for _ in range(steps):
         await asyncio.sleep(0)
+
+
+INSTRUMENTORS = {
+    "openai": ("llmtel.providers.openai", "OpenAIInstrumentor"),
+    "anthropic": ("llmtel.providers.anthropic", "AnthropicInstrumentor"),
+    "bedrock": ("llmtel.providers.bedrock", "BedrockInstrumentor"),
+    "google_genai": ("llmtel.providers.google_genai", "GoogleGenAIInstrumentor"),
+}
+"""Provider name → its entry-point instrumentor (module, class)."""
 
 
 class Otel:
@@ -47,26 +58,33 @@ class Otel:
         self.log_exporter = InMemoryLogRecordExporter()
         self.logger_provider = LoggerProvider()
         self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.log_exporter))
-        self.instrumentor: OpenAIInstrumentor | None = None
+        self.instrumentors: list[Instrumentor] = []
         self._metrics_cache: Any = None
 
-    def instrument(self, **env: str) -> OpenAIInstrumentor:
-        """Instrument openai with the configuration these environment variables would give."""
+    @property
+    def instrumentor(self) -> Instrumentor | None:
+        return self.instrumentors[-1] if self.instrumentors else None
+
+    def instrument(self, *providers: str, **env: str) -> Instrumentor:
+        """Instrument these providers (by default openai) with the configuration these environment variables
+        would give, on this pipeline; return the (last) provider's instrumentor."""
         self.uninstrument()
-        instrumentor = OpenAIInstrumentor()
-        instrumentor.instrument(
-            tracer_provider=self.tracer_provider,
-            meter_provider=self.meter_provider,
-            logger_provider=self.logger_provider,
-            config=config_module.from_env(env),
-        )
-        self.instrumentor = instrumentor
-        return instrumentor
+        config = config_module.from_env(env)
+        for provider in providers or ("openai",):
+            module, cls = INSTRUMENTORS[provider]
+            instrumentor: Instrumentor = getattr(importlib.import_module(module), cls)()
+            instrumentor.instrument(
+                tracer_provider=self.tracer_provider,
+                meter_provider=self.meter_provider,
+                logger_provider=self.logger_provider,
+                config=config,
+            )
+            self.instrumentors.append(instrumentor)
+        return self.instrumentors[-1]
 
     def uninstrument(self) -> None:
-        if self.instrumentor is not None:
-            self.instrumentor.uninstrument()
-            self.instrumentor = None
+        while self.instrumentors:
+            self.instrumentors.pop().uninstrument()
 
     # -- reading what was produced --------------------------------------------------------------------------
 

@@ -48,6 +48,11 @@ class Adapter:
     reads a one-shot iterable among them once, into a list it passes on to the SDK (:func:`llmtel.core.call.start`)."""
     item_iterables: tuple[str, ...] = ()
     """The same for the keys of each item (dict) of those kwargs, e.g. a message's ``content`` parts."""
+    model_key: str = "model"
+    """The kwarg that names the requested model (``gen_ai.request.model``; Bedrock's is ``modelId``)."""
+    streaming: bool = False
+    """Every call of this method streams (Gemini's ``generate_content_stream``, Bedrock's ``converse_stream``);
+    otherwise a call streams when its ``stream`` kwarg is True."""
 
     def request(self, kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
         """Write the request's attributes (not model, stream or server: the core writes those)."""

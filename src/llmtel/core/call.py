@@ -41,14 +41,14 @@ def start(
     """Start the call's Invocation: request attributes, then its content when capture is on."""
     attrs: dict[str, AttributeValue] = dict(adapter.static) if adapter.static else {}
     adapter.request(kwargs, attrs)
-    model = kwargs.get("model")
+    model = kwargs.get(adapter.model_key)
     inv = Invocation(
         telemetry,
         adapter.operation,
         model if isinstance(model, str) else None,
         endpoint,
         attrs,
-        stream=kwargs.get("stream") is True,
+        stream=adapter.streaming or kwargs.get("stream") is True,
         parent=parent,
         classify=adapter.classify,
     )
