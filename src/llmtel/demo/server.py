@@ -24,6 +24,11 @@ Standard library only: it ships inside the package.
         client = openai.OpenAI(base_url=server.base_url, api_key="test")
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
 
+The other providers' wire formats (Anthropic Messages, Bedrock runtime, Gemini) are served on the same port by
+the modules of :mod:`llmtel.demo.wire` (each answers the paths of its API; see :class:`WireRequest`), so one
+server is every provider's local endpoint: ``server.root_url`` for the Anthropic and Gemini SDKs' base URL and
+Bedrock's ``endpoint_url``.
+
 Run ``python -m llmtel.demo.server --port 8000`` to serve it in the foreground.
 """
 
@@ -142,6 +147,41 @@ class _StreamReply:
 
 
 _Reply = _JsonReply | _StreamReply
+
+
+@dataclass
+class WireRequest:
+    """One request, for a provider wire module (:mod:`llmtel.demo.wire`)."""
+
+    method: str
+    path: str
+    """Without the query string."""
+    query: str
+    headers: dict[str, str]
+    """Header names lower-cased."""
+    raw: bytes
+    """The request body as sent."""
+    n: int
+    """The request's 1-based position on this server (for deterministic ids)."""
+
+
+@dataclass
+class WireReply:
+    """A provider wire module's reply: a body sent whole (``Content-Length``), or, with ``stream``, ``chunks``
+    written one HTTP chunk each (chunked transfer encoding), ``delay_ms`` before each."""
+
+    status: int
+    headers: dict[str, str]
+    chunks: list[bytes]
+    stream: bool = False
+    abort: bool = False
+    """With ``stream``: close the socket after the chunks without terminating the chunked body."""
+    delay_ms: int = 0
+
+
+_WIRES = ("anthropic", "bedrock", "gemini")
+"""The provider wire modules in :mod:`llmtel.demo.wire`, asked in order; each has
+``serve(WireRequest) -> WireReply | None`` (None: not one of its paths)."""
 
 
 def _error(status: int, message: str, type_: str, code: str | None, param: str | None = None) -> _JsonReply:
@@ -919,6 +959,17 @@ _ROUTES = {
 # ----------------------------------------------------------------------------------------------------------
 
 
+_wire_cache: list[Any] = []
+
+
+def _wire_modules() -> list[Any]:
+    if not _wire_cache:
+        import importlib
+
+        _wire_cache.extend(importlib.import_module(f"llmtel.demo.wire.{name}") for name in _WIRES)
+    return _wire_cache
+
+
 class _DemoHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -993,8 +1044,16 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 invalid_json = True
         headers = {name.lower(): value for name, value in self.headers.items()}
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         n = self._owner._record(RecordedRequest(self.command, self.path, headers, body))
+        for wire in _wire_modules():
+            answer = wire.serve(WireRequest(self.command, path, query, headers, raw, n))
+            if answer is not None:
+                try:
+                    self._send_wire(answer)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+                return
 
         route = _ROUTES.get(path) if self.command == "POST" else None
         delay_ms = 0
@@ -1032,6 +1091,33 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_stream(reply, common, delay_ms)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _send_wire(self, reply: WireReply) -> None:
+        self.send_response(reply.status)
+        if reply.stream:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(sum(len(c) for c in reply.chunks)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not reply.stream:
+            if reply.delay_ms:
+                time.sleep(reply.delay_ms / 1000)
+            self.wfile.write(b"".join(reply.chunks))
+            return
+        self.wfile.flush()
+        for chunk in reply.chunks:
+            if reply.delay_ms:
+                time.sleep(reply.delay_ms / 1000)
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+        if reply.abort:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(b"0\r\n\r\n")
 
     def _send_json(self, reply: _JsonReply, common: dict[str, str], delay_ms: int) -> None:
         if delay_ms:
@@ -1139,8 +1225,14 @@ class FakeOpenAIServer:
 
     @property
     def base_url(self) -> str:
+        """The OpenAI SDK's base URL."""
+        return f"{self.root_url}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The server's root: the Anthropic and Gemini SDKs' base URL, Bedrock's ``endpoint_url``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}/v1"
+        return f"http://{host}:{self.port}"
 
     # -- internals used by the handler ---------------------------------------------------------------------
 
