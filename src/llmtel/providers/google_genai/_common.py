@@ -1,0 +1,187 @@
+"""What the Google Gen AI methods share beyond the core's call wrapper: the endpoint, the result dispatch,
+``error.type``, the request's ``config`` and the one-shot ``contents``.
+
+Each method's translation (generate.py, embed.py) is an :class:`Api`, the core's adapter contract
+(:mod:`llmtel.core.adapter`). The core's wrapper (:mod:`llmtel.core.call`) runs the call around it and hands the
+result to :func:`dispatch`:
+
+    GenerateContentResponse / EmbedContentResponse → Api.response(...) → end
+    generator / async generator (the *_stream methods)  → stream proxy that feeds the Api's ChunkHandler
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from enum import Enum
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from llmtel import semconv as sc
+from llmtel._internal import swallowed
+from llmtel.core import endpoints
+from llmtel.core.adapter import Adapter, RequestTable, view
+from llmtel.core.call import complete
+from llmtel.core.invocation import Invocation, Telemetry
+from llmtel.core.streams import stream_proxy
+
+_GEMINI = sc.GenAiProviderNameValues.GCP_GEMINI
+_VERTEX = sc.GenAiProviderNameValues.GCP_VERTEX_AI
+_GOOGLE = frozenset({_GEMINI, _VERTEX})
+
+
+# -- endpoint -----------------------------------------------------------------------------------------------------
+
+
+def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
+    """The endpoint of the client ``models`` / ``aio.models`` belongs to (the core's ``EndpointOf``).
+
+    The provider is the client's configuration: ``vertexai=True`` is Vertex AI whatever its base URL (a local
+    proxy, a private endpoint), else the Gemini Developer API. A host another provider's entry in the table or
+    ``LLMTEL_PROVIDER_MAP`` names keeps that provider. Cached by the identity of the base URL string and the
+    flag: clients keep both for their life, and the look-up runs on every call.
+    """
+    api_client = getattr(instance, "_api_client", None)
+    vertex = getattr(api_client, "vertexai", None) is True
+    base_url = getattr(getattr(api_client, "_http_options", None), "base_url", None)
+    cache = telemetry.endpoint_cache
+    key = id(base_url) * 2 + vertex
+    entry = cache.get(key)
+    if entry is not None and entry[0] is base_url:
+        return entry[1]
+    provider = _VERTEX if vertex else _GEMINI
+    found = endpoints.resolve(base_url or "", provider, telemetry.config.provider_map)
+    if found.provider in _GOOGLE and found.provider != provider:
+        found = found._replace(provider=provider)  # the host says Google; the client says which of its APIs
+    if len(cache) < 256:
+        cache[key] = (base_url, found)
+    return found
+
+
+# -- results ------------------------------------------------------------------------------------------------------
+
+
+def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: Any, hide_usage: bool) -> Any:
+    """What the caller gets (the core's ``Dispatch``): ``result`` itself, or a faithful proxy of a stream.
+
+    The stream methods return a generator (sync) or an async generator (async, once awaited); the HTTP request
+    is made when the caller first reads it, so a failed request (404, 429 …) ends the span from the proxy, with
+    the exception the caller gets.
+    """
+    if not api.streaming:
+        complete(inv, api, result)
+        return result
+    try:
+        return stream_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
+    except TypeError:  # not a stream after all (a future SDK): not wrapped, the span ends now
+        swallowed("a Google Gen AI stream method returned no stream")
+        complete(inv, api, result)
+        return result
+
+
+class Api(Adapter):
+    """One Google Gen AI method's translation: the adapter contract, with this SDK's ``error.type``."""
+
+    def error_type(self, exc: BaseException) -> str | None:
+        """``APIError.code`` (the HTTP status, also for an error event inside a stream) as a string; the core's
+        rule for anything else (``httpx2.ReadTimeout`` …), but ``google.genai.<class>`` for the SDK's own
+        exceptions, whose top-level package ``google`` alone would not tell which library raised them."""
+        code = getattr(exc, "code", None)
+        if type(code) is int and 100 <= code <= 599:
+            return str(code)
+        cls = type(exc)
+        if cls.__module__.startswith("google.genai"):
+            return f"google.genai.{cls.__qualname__}"
+        return None
+
+
+# -- the request's config -----------------------------------------------------------------------------------------
+
+
+def config_attributes(config: Any, table: RequestTable, attrs: dict[str, AttributeValue]) -> Mapping[str, Any]:
+    """The attributes of ``config`` (a ``GenerateContentConfig`` / ``EmbedContentConfig``, or a dict): the
+    fields ``table`` names that are set; returns the config's fields.
+
+    A model's fields are looked up by name (a config model has ~50 fields, nearly all None; a call sets a few); a
+    dict's few items are walked instead. The table lists a dict's camelCase spellings too: the SDK's models
+    accept both (their alias generator), so apps write either.
+    """
+    if config is None:
+        return _NONE
+    if type(config) is dict:
+        for name, value in config.items():
+            spec = table.get(name)
+            if spec is not None and value is not None:
+                found = spec[1](value)
+                if found is not None:
+                    attrs[spec[0]] = found
+        return config
+    fields = view(config)
+    for name, spec in table.items():
+        value = fields.get(name)
+        if value is not None:
+            found = spec[1](value)
+            if found is not None:
+                attrs[spec[0]] = found
+    return fields
+
+
+_NONE: Mapping[str, Any] = {}
+
+
+def camel(table: RequestTable) -> RequestTable:
+    """``table`` with each snake_case name's camelCase spelling added (``max_output_tokens`` → ``maxOutputTokens``)."""
+    out = dict(table)
+    for name, spec in table.items():
+        head, *rest = name.split("_")
+        out[head + "".join(p.title() for p in rest)] = spec
+    return out
+
+
+def config_field(config: Any, name: str, camel_name: str) -> Any:
+    """One field of a config model or dict (either spelling)."""
+    if config is None:
+        return None
+    if type(config) is dict:
+        value = config.get(name)
+        return config.get(camel_name) if value is None else value
+    return view(config).get(name)
+
+
+def enum_text(value: Any) -> str | None:
+    """An SDK enum's (or the server's unknown) value as text: ``FinishReason.STOP`` → ``STOP``."""
+    if isinstance(value, Enum):
+        value = value.value
+    return value if isinstance(value, str) and value else None
+
+
+# -- one-shot contents --------------------------------------------------------------------------------------------
+
+
+def one_shot(kwargs: Mapping[str, Any], name: str) -> Any:
+    """``kwargs[name]``, read into a list when it is a one-shot iterator (a generator of parts), with the SDK
+    given an iterator over the same items in its place.
+
+    Why not the core's :attr:`Adapter.iterables` (a list for the SDK): google-genai treats a list and any other
+    iterable differently (``t_contents``: a list is a list of contents, grouped; anything else one content whose
+    parts the iterable holds). An iterator over the very items keeps the SDK's path, so the request it sends, or
+    the error it raises, is the one it would have without us. An exception the app's generator raises while we
+    read is raised to the SDK from the same position, as the generator would have.
+    """
+    value = kwargs.get(name)
+    if value is None or not hasattr(type(value), "__next__") or not isinstance(kwargs, dict):
+        return value
+    items: list[Any] = []
+    try:
+        for item in value:
+            items.append(item)
+    except BaseException as exc:
+        kwargs[name] = _replay(items, exc)
+        return items
+    kwargs[name] = iter(items)
+    return items
+
+
+def _replay(items: list[Any], exc: BaseException) -> Iterator[Any]:
+    yield from items
+    raise exc
