@@ -6,10 +6,12 @@ The factories an adapter uses:
 ``stream_proxy(wrapped, inv, handler)``
     A proxy for a stream: anything ``iter()`` or ``aiter()`` accepts (the SDK's stream class, an event stream
     with only ``__iter__`` and ``close``, a plain or async generator). Sync or async by the object's shape.
-``manager_proxy(wrapped, inv, handler, wrap=stream_proxy)``
+``manager_proxy(wrapped, inv, handler, wrap=stream_proxy, inner=None)``
     A proxy for a stream manager: an SDK helper whose ``__enter__`` / ``__aenter__`` makes the request and
-    returns another object, the stream (Anthropic's ``messages.stream()``). The proxy's ``__enter__`` returns
-    ``wrap(entered, inv, handler)``, a stream proxy by default.
+    returns another object, the stream. The proxy's ``__enter__`` returns ``wrap(entered, inv, handler)``, a
+    stream proxy by default. With ``inner`` (an attribute name), the caller gets the entered object itself and
+    ``wrap`` proxies the stream it reads underneath instead (Anthropic's ``MessageStream._raw_stream``: every
+    helper of the SDK's object, ``text_stream``, ``get_final_message()``, ``until_done()``, reads that one).
 ``end_stream(proxy)``
     Ends the span of one of our proxies now (for SDK helpers that close the HTTP response under the stream).
 
@@ -475,9 +477,17 @@ StreamWrap = Callable[[Any, Invocation, ChunkHandler], Any]
 
 
 class _ManagerProxy(_Proxy):
-    def __init__(self, wrapped: Any, inv: Invocation, handler: ChunkHandler, wrap: StreamWrap | None = None) -> None:
+    def __init__(
+        self,
+        wrapped: Any,
+        inv: Invocation,
+        handler: ChunkHandler,
+        wrap: StreamWrap | None = None,
+        inner: str | None = None,
+    ) -> None:
         _Proxy.__init__(self, wrapped, inv, handler)
         self._self_wrap = wrap if wrap is not None else stream_proxy
+        self._self_inner = inner
         self._self_stream: _Proxy | None = None
 
     def _self_done(self, exc: BaseException | None) -> None:
@@ -496,15 +506,22 @@ class _ManagerProxy(_Proxy):
     def _self_entered(self, entered: Any) -> Any:
         """What ``__enter__`` gives the caller: the stream it returned, proxied. The stream proxy then owns the
         span's end (with its own finaliser); the manager still ends it on ``__exit__``."""
+        inner = self._self_inner
         try:
-            stream = self._self_wrap(entered, self._self_inv, self._self_handler)
+            if inner is None:
+                stream = self._self_wrap(entered, self._self_inv, self._self_handler)
+            else:
+                # The caller keeps the SDK's own object; the stream it reads is ours. Set before the caller has
+                # the object, so every read goes through the proxy (the SDK's helpers read the attribute lazily).
+                stream = self._self_wrap(getattr(entered, inner), self._self_inv, self._self_handler)
+                setattr(entered, inner, stream)
         except Exception:
             swallowed("proxying a stream manager's stream")
             return entered
         if isinstance(stream, _Proxy):
             self._self_stream = stream
             self._self_finalizer.detach()
-        return stream
+        return stream if inner is None else entered
 
 
 def _detach(token: object) -> None:
@@ -527,7 +544,15 @@ def _manager_enter(self: _ManagerProxy) -> Any:
     return self._self_entered(entered)
 
 
+def _failed_inside(self: _ManagerProxy, exc: Any) -> None:
+    """The caller's ``with`` block raised: with ``inner``, the SDK's exit closes the stream through our proxy,
+    which would end the span as a success first; the caller's exception is what ended the stream."""
+    if exc is not None and self._self_inner is not None:
+        self._self_done(exc)
+
+
 def _manager_exit(self: _ManagerProxy, exc_type: Any, exc: Any, tb: Any) -> Any:
+    _failed_inside(self, exc)
     try:
         return self.__wrapped__.__exit__(exc_type, exc, tb)
     finally:
@@ -547,6 +572,7 @@ async def _manager_aenter(self: _ManagerProxy) -> Any:
 
 
 async def _manager_aexit(self: _ManagerProxy, exc_type: Any, exc: Any, tb: Any) -> Any:
+    _failed_inside(self, exc)
     try:
         return await self.__wrapped__.__aexit__(exc_type, exc, tb)
     finally:
@@ -580,16 +606,19 @@ class AsyncStreamManagerProxy(_ManagerProxy):
     _self_methods = _MANAGER_METHODS
 
 
-def manager_proxy(wrapped: Any, inv: Invocation, handler: ChunkHandler, wrap: StreamWrap | None = None) -> Any:
+def manager_proxy(
+    wrapped: Any, inv: Invocation, handler: ChunkHandler, wrap: StreamWrap | None = None, inner: str | None = None
+) -> Any:
     """The proxy for the stream manager ``wrapped`` (a :class:`StreamManagerProxy`, or an
     :class:`AsyncStreamManagerProxy` when it has ``__aenter__`` and no ``__enter__``; typed ``Any`` as above).
 
     ``wrap(entered, inv, handler)`` makes what the caller gets from ``__enter__`` (default :func:`stream_proxy`).
     When it returns one of our proxies, that proxy ends the span as any stream proxy does; otherwise the manager
-    keeps the span until its ``__exit__`` or until it is dropped."""
+    keeps the span until its ``__exit__`` or until it is dropped. With ``inner``, ``wrap`` gets the entered
+    object's attribute of that name, the proxy replaces it there, and the caller gets the entered object."""
     if hasattr(type(wrapped), "__enter__"):
-        return StreamManagerProxy(wrapped, inv, handler, wrap)
-    return AsyncStreamManagerProxy(wrapped, inv, handler, wrap)
+        return StreamManagerProxy(wrapped, inv, handler, wrap, inner)
+    return AsyncStreamManagerProxy(wrapped, inv, handler, wrap, inner)
 
 
 def end_stream(stream: Any) -> None:

@@ -1,0 +1,211 @@
+"""What the Anthropic calls share beyond the core's call wrapper: endpoint, result dispatch, raw responses, and
+the SDK's native tracing.
+
+The core's wrapper (:mod:`llmtel.core.call`) runs each call around its adapter (:mod:`.messages`) and hands the
+result to :func:`dispatch`:
+
+    Message / ParsedMessage          → MessagesApi.response(...) → end
+    Stream / AsyncStream             → stream proxy feeding the adapter's chunk handler
+    (Async)MessageStreamManager      → manager proxy: on enter, the MessageStream's raw stream is proxied, so
+                                       text_stream, get_final_message(), until_done() and plain iteration all
+                                       feed the handler; the caller keeps the SDK's own MessageStream
+    APIResponse (raw / streaming)    → the very object, observed through ``_parse`` and ``close`` hooks
+
+**Native tracing.** anthropic 2.x starts a span of its own for every API call (``anthropic.messages.create``,
+not named by the conventions, no metrics; on unless ``ANTHROPIC_OPEN_TELEMETRY=false`` or the client's
+``open_telemetry=False``). Under one of our spans it would be a second GenAI span of the same call. So while a
+GenAI inference span is current (ours, made current for exactly the SDK call), :func:`native_span_hook` hands the
+SDK, in place of its span, a non-recording span that carries the current span's context: the SDK then records
+nothing, and its trace-context headers (``propagation``, on by default) carry our span, so the server side joins
+the same trace as before. Outside such a span (calls we do not wrap: ``count_tokens``, batches, files …) the SDK's
+own spans are untouched. With the native tracing off the SDK never asks: nothing changes.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opentelemetry import trace
+
+from llmtel import semconv as sc
+from llmtel._internal import swallowed
+from llmtel.core import endpoints
+from llmtel.core.adapter import Adapter, string
+from llmtel.core.call import complete
+from llmtel.core.invocation import Invocation, Telemetry
+from llmtel.core.streams import end_stream, manager_proxy, stream_proxy
+
+_PENDING = "_llmtel_pending"
+_P = sc.GenAiProviderNameValues
+# Clients of SDKs older than ``_gen_ai_provider_name``: the platform by the client class's name.
+_PLATFORMS = (("Bedrock", _P.AWS_BEDROCK), ("Vertex", _P.GCP_VERTEX_AI))
+
+
+def _provider_of(client: Any) -> str:
+    cls = type(client)
+    named = string(getattr(cls, "_gen_ai_provider_name", None))
+    if named:
+        return named
+    for marker, provider in _PLATFORMS:
+        if any(marker in base.__name__ for base in cls.__mro__):
+            return provider
+    return _P.ANTHROPIC
+
+
+def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
+    """The endpoint of the client this resource belongs to (the core's ``EndpointOf``), cached by the identity of
+    the client's URL object (a client keeps its own)."""
+    client = getattr(instance, "_client", None)
+    base_url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
+    cache = telemetry.endpoint_cache
+    entry = cache.get(id(base_url))
+    if entry is not None and entry[0] is base_url:
+        return entry[1]
+    found = endpoints.resolve(base_url or "", _provider_of(client), telemetry.config.provider_map)
+    if len(cache) < 256:
+        cache[id(base_url)] = (base_url, found)
+    return found
+
+
+# -- results -------------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _sdk_types() -> tuple[tuple[type, ...], tuple[type, ...], type]:
+    """(streams, stream managers, raw response base) of the loaded SDK (imported on the first call)."""
+    from anthropic import AsyncStream, Stream
+    from anthropic._response import BaseAPIResponse
+    from anthropic.lib import streaming
+
+    names: tuple[str, ...] = ("MessageStreamManager", "AsyncMessageStreamManager")
+    names += ("BetaMessageStreamManager", "BetaAsyncMessageStreamManager")
+    managers = tuple(t for t in (getattr(streaming, n, None) for n in names) if isinstance(t, type))
+    return (Stream, AsyncStream), managers, BaseAPIResponse
+
+
+_MODEL, _STREAM, _MANAGER, _RAW = range(4)
+_kinds: dict[type, int] = {}  # result class → what it is
+
+
+def _kind(result: Any) -> int:
+    cls = type(result)
+    kind = _kinds.get(cls)
+    if kind is None:
+        streams, managers, raw = _sdk_types()
+        if issubclass(cls, streams):
+            kind = _STREAM
+        elif issubclass(cls, managers):
+            kind = _MANAGER
+        elif issubclass(cls, raw):
+            kind = _RAW
+        else:
+            kind = _MODEL
+        if len(_kinds) < 256:
+            _kinds[cls] = kind
+    return kind
+
+
+def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: Any, hide_usage: bool) -> Any:
+    """What the caller gets (the core's ``Dispatch``): ``result`` itself, or a faithful proxy of a stream."""
+    kind = _kind(result)
+    if kind == _MODEL:
+        complete(inv, api, result)
+        return result
+    if kind == _STREAM:
+        return stream_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
+    if kind == _MANAGER:
+        return manager_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage), inner="_raw_stream")
+    # A raw response: the span waits for its parse (or close, or its end as garbage).
+    result.__dict__[_PENDING] = (inv, api, kwargs, weakref.finalize(result, inv.abandon))
+    http = getattr(result, "http_response", None)
+    if getattr(http, "is_closed", False):
+        # with_raw_response of a complete Message has read the body already: parse it now (the SDK caches the
+        # result) so the span ends with the call; the caller's own parse() gets the very same object.
+        try:
+            result.parse()
+        except Exception:
+            swallowed("parsing a raw response")
+            _settle(result, None)
+    return result
+
+
+def _settle(response: Any, parsed: Any, error: BaseException | None = None) -> Any:
+    """A raw response's pending call, given what its parse produced (nothing: closed unparsed)."""
+    pending = response.__dict__.pop(_PENDING, None)
+    if not isinstance(pending, tuple):
+        return parsed
+    inv, api, kwargs, finalizer = pending
+    finalizer.detach()
+    if error is not None:
+        inv.fail(error)
+    elif parsed is None:
+        inv.end()
+    else:
+        try:
+            return dispatch(inv, api, kwargs, parsed, False)
+        except Exception:
+            swallowed("raw response result")
+            if not inv.ended:
+                inv.end()
+    return parsed
+
+
+def _awaited(instance: Any) -> bool:
+    return _PENDING in getattr(instance, "__dict__", ())
+
+
+def parse_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """Around ``BaseAPIResponse._parse``: a pass-through unless the response is one of our calls'."""
+    if not _awaited(instance) or kwargs.get("to") is not None:
+        return wrapped(*args, **kwargs)
+    try:
+        parsed = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        _settle(instance, None, exc)
+        raise
+    return _settle(instance, parsed)
+
+
+def close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """Around ``APIResponse.close``: a streamed response closed before it was parsed ends its span; one parsed
+    into a stream ends that stream's span (the body under it is gone)."""
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _closed(instance)
+
+
+async def async_close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _closed(instance)
+
+
+def _closed(response: Any) -> None:
+    if _awaited(response):
+        _settle(response, None)
+        return
+    for parsed in (getattr(response, "_parsed_by_type", None) or {}).values():
+        end_stream(parsed)
+
+
+# -- the SDK's native tracing ---------------------------------------------------------------------------------------
+
+_INFERENCE = frozenset({sc.GenAiOperationNameValues.CHAT, sc.GenAiOperationNameValues.TEXT_COMPLETION})
+
+
+def native_span_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """Around the SDK's ``start_api_call_span``: under a current GenAI inference span, the SDK gets a
+    non-recording span with that span's context instead of a span of its own (see the module docstring)."""
+    try:
+        current = trace.get_current_span()
+        attributes = getattr(current, "attributes", None) if current.is_recording() else None
+        if attributes is not None and attributes.get(sc.GEN_AI_OPERATION_NAME) in _INFERENCE:
+            return trace.NonRecordingSpan(current.get_span_context())
+    except Exception:
+        swallowed("deferring the SDK's native span")
+    return wrapped(*args, **kwargs)
