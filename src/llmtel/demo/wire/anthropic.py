@@ -3,8 +3,8 @@ Vertex AI's ``…/publishers/anthropic/models/<model>:rawPredict`` / ``:streamRa
 
 Deterministic like the OpenAI part (:mod:`llmtel.demo.server`): ids from the request number ``n``
 (``msg_<n>``, ``toolu_<n>``, ``req_<n>``), the response model is the request's with ``-2026-01-01`` appended,
-token counts are whitespace word counts (input: every ``text``/``content`` string of ``system`` and
-``messages``, counted as the OpenAI part counts them; output: the reply's words, plus the thinking text's when thinking is asked for). What the reply
+token counts are whitespace word counts (input: the words of ``system`` and ``messages``, counted as the OpenAI
+part counts them; output: the reply's words, plus the thinking text's when thinking is asked for). What the reply
 holds follows the request:
 
 - ``tools`` given and the last message holds no ``tool_result``: one ``tool_use`` block (the first tool, input
