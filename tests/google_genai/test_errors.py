@@ -48,7 +48,9 @@ def error_attrs(server: Any, model: str, error_type: str, **extra: Any) -> dict[
 
 
 @pytest.mark.parametrize(("model", "cls", "error_type"), STATUS, ids=[s[0] for s in STATUS])
-async def test_status_error(otel: Any, server: Any, models: Any, model: str, cls: type, error_type: str) -> None:
+async def test_status_error(
+    otel: Any, server: Any, models: Any, model: str, cls: type[errors.APIError], error_type: str
+) -> None:
     otel.instrument("google_genai")
     with pytest.raises(cls) as raised:
         await run(models.generate_content(model=model, contents=PROMPT))

@@ -73,7 +73,7 @@ async def test_the_proxy_is_the_sdks_generator(otel: Any, models: Any) -> None:
     otel.instrument("google_genai")
     proxied = await open_stream(models)
     assert proxied.__class__ is type(plain)  # what isinstance() reads (type() is the proxy's, as for any proxy)
-    kind = pytypes.AsyncGeneratorType if is_async(plain) else pytypes.GeneratorType
+    kind: Any = pytypes.AsyncGeneratorType if is_async(plain) else pytypes.GeneratorType
     assert isinstance(proxied, kind) and isinstance(plain, kind)
     assert inspect.isasyncgen(proxied) is inspect.isasyncgen(plain)
     assert inspect.isgenerator(proxied) is inspect.isgenerator(plain)
