@@ -35,6 +35,26 @@ Dispatch = Callable[[Invocation, Adapter, Mapping[str, Any], Any, bool], Any]
 """``(inv, adapter, kwargs, result, hide_usage) → what the caller gets``: the result itself or a proxy of it."""
 
 
+class Router:
+    """The adapter for one call of an SDK method that many APIs share, chosen per call.
+
+    botocore generates every AWS client method at runtime, and all of them go through one
+    ``BaseClient._make_api_call(operation_name, api_params)``: the method to wrap is that one, and which call it
+    is (service and operation) is known only from the call's arguments. A provider whose :class:`Target` names a
+    Router subclass gets :func:`routed_wrapper` for it instead of :func:`sync_wrapper`.
+    """
+
+    def route(self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Routed | None:
+        """``(adapter, the call's kwargs as the adapter reads them)`` for a call of ours; None for any other call,
+        which then goes through untouched. It runs for every call of the method (every AWS call): the common
+        "not ours" answer must cost a look-up or two. The kwargs returned are what the adapter's ``prepare`` may
+        change, so for a change to reach the SDK they must be the very mapping the SDK gets."""
+        raise NotImplementedError
+
+
+Routed = tuple[Adapter, dict[str, Any]]
+
+
 def start(
     telemetry: Telemetry, adapter: Adapter, endpoint: Endpoint, kwargs: Mapping[str, Any], parent: Context
 ) -> Invocation:
@@ -207,5 +227,38 @@ def async_wrapper(
         finally:
             inv.detach(token)
         return _dispatched(dispatch, inv, adapter, kwargs, result, hide)
+
+    return wrapper
+
+
+def routed_wrapper(
+    telemetry: Telemetry, router: Router, watch: Watch, endpoint_of: EndpointOf, dispatch: Dispatch
+) -> Callable[..., Any]:
+    """The wrapt wrapper of one synchronous SDK method shared by many APIs (see :class:`Router`). A call the
+    router names runs through :func:`sync_wrapper`'s wrapper of its adapter (one per adapter, made on first use),
+    given the router's kwargs as the call's and the SDK method with the call's own arguments; any other call
+    passes through after the router's look-up alone."""
+    route = router.route
+    wrappers: dict[int, tuple[Adapter, Callable[..., Any]]] = {}  # id(adapter) → (adapter, its wrapper)
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            found = route(instance, args, kwargs)
+        except Exception:
+            swallowed("routing a call")
+            found = None
+        if found is None:
+            return wrapped(*args, **kwargs)
+        adapter, call = found
+        entry = wrappers.get(id(adapter))
+        if entry is None or entry[0] is not adapter:
+            entry = (adapter, sync_wrapper(telemetry, adapter, watch, endpoint_of, dispatch))
+            if len(wrappers) < 256:
+                wrappers[id(adapter)] = entry
+
+        def sdk(*_: Any, **__: Any) -> Any:
+            return wrapped(*args, **kwargs)  # the SDK gets its own arguments (``call`` may be the same dict)
+
+        return entry[1](sdk, instance, (), call)
 
     return wrapper

@@ -42,7 +42,8 @@ NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 class Target(NamedTuple):
     """One SDK method to wrap: ``module``'s ``Class.method``, translated by ``adapter`` (``"module.Class"``
-    inside the provider package; named, not imported, so nothing loads before the SDK does)."""
+    inside the provider package; named, not imported, so nothing loads before the SDK does). ``adapter`` may name
+    a :class:`llmtel.core.call.Router` instead, for a method every API of the SDK goes through (botocore)."""
 
     module: str
     path: str
@@ -384,7 +385,9 @@ class Installer:
                 self._report(came, place, after_us=False)
                 continue
             watch = Watch(owner, name, marker, functools.partial(self._noticed, place, marker.place))
-            make = call.async_wrapper if item.is_async else call.sync_wrapper
+            make: Callable[..., Any] = call.async_wrapper if item.is_async else call.sync_wrapper
+            if isinstance(item.adapter, call.Router):
+                make = call.routed_wrapper  # one method for many APIs: the adapter is chosen per call
             wrapper = make(plan.telemetry, item.adapter, watch, plan.calls.endpoint_of, plan.calls.dispatch)
             watch.mine = wrapt.wrap_function_wrapper(owner, name, wrapper)
             self.wrapped.append((owner, name, watch.mine, watch))
