@@ -364,12 +364,7 @@ class GenerateContentApi(Api):
         instruction = config_field(config, "system_instruction", "systemInstruction")
         if instruction is not None:
             inv.set_content(sc.GEN_AI_SYSTEM_INSTRUCTIONS, system_instructions(instruction))
-        contents = kwargs.get("contents")
-        if hasattr(type(contents), "__next__"):  # a generator: the SDK reads it as one user content's parts
-            messages = [_message("user", _parts(one_shot(kwargs, "contents")))]
-        else:
-            messages = input_messages(contents)
-        inv.set_content(sc.GEN_AI_INPUT_MESSAGES, messages)
+        inv.set_content(sc.GEN_AI_INPUT_MESSAGES, input_messages(one_shot(kwargs, "contents")))
         tools = config_field(config, "tools", "tools")
         if isinstance(tools, (list, tuple)) and tools:
             inv.set_content(sc.GEN_AI_TOOL_DEFINITIONS, tool_definitions(tools))
