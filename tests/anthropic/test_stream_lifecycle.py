@@ -21,6 +21,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from anthropic.lib.streaming import AsyncMessageStream, MessageStream
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
@@ -186,11 +187,11 @@ async def helper(llm: Any, a: bool, p: Probe, use: Callable[[Any, bool, Probe], 
     p.created()
     if a:
         async with made as stream:
-            assert type(stream) is anthropic.lib.streaming.AsyncMessageStream  # the SDK's own object
+            assert type(stream) is AsyncMessageStream  # the SDK's own object
             await use(stream, a, p)
     else:
         with made as stream:
-            assert type(stream) is anthropic.lib.streaming.MessageStream
+            assert type(stream) is MessageStream
             await use(stream, a, p)
 
 
