@@ -24,6 +24,7 @@ own spans are untouched. With the native tracing off the SDK never asks: nothing
 from __future__ import annotations
 
 import functools
+import inspect
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -122,10 +123,15 @@ def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: A
     result.__dict__[_PENDING] = (inv, api, kwargs, weakref.finalize(result, inv.abandon))
     http = getattr(result, "http_response", None)
     if getattr(http, "is_closed", False):
-        # with_raw_response of a complete Message has read the body already: parse it now (the SDK caches the
-        # result) so the span ends with the call; the caller's own parse() gets the very same object.
+        # with_raw_response of a complete Message has read the body already: parse it now so the span ends with
+        # the call. The sync parse() caches its result: the caller's own parse() gets the very same object. The
+        # async one is a coroutine; its (synchronous) _parse gives the facts, and the caller's parse() later makes
+        # its own object as it would have.
         try:
-            result.parse()
+            if inspect.iscoroutinefunction(type(result).parse):
+                result._parse()
+            else:
+                result.parse()
         except Exception:
             swallowed("parsing a raw response")
             _settle(result, None)
