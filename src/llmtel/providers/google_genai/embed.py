@@ -20,15 +20,17 @@ _CONFIG: RequestTable = camel({"output_dimensionality": (sc.GEN_AI_EMBEDDINGS_DI
 
 
 def _statistics_tokens(embeddings: Any) -> int | None:
+    if not isinstance(embeddings, list) or not embeddings:
+        return None
     total = 0
-    for embedding in embeddings if isinstance(embeddings, list) else ():
+    for embedding in embeddings:
         count = field(field(embedding, "statistics"), "token_count")
         if isinstance(count, float) and count.is_integer() and count >= 0:
             count = int(count)
         if token_count(count) is None:
             return None
         total += count
-    return token_count(total) if embeddings else None
+    return token_count(total)
 
 
 class EmbedContentApi(Api):
