@@ -51,16 +51,18 @@ _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "content-en
 
 
 def sse_pieces(body: bytes) -> list[bytes]:
-    """Split an SSE body after every blank line: one piece per event frame, separators kept."""
+    """Split an SSE body after every blank line: one piece per event frame, separators kept. A blank line is
+    ``\\n\\n`` or, as Google's services frame their events, ``\\r\\n\\r\\n``."""
     pieces: list[bytes] = []
     rest = body
     while rest:
-        end = rest.find(b"\n\n")
-        if end < 0:
+        ends = [(i, len(sep)) for sep in (b"\n\n", b"\r\n\r\n") if (i := rest.find(sep)) >= 0]
+        if not ends:
             pieces.append(rest)
             break
-        pieces.append(rest[: end + 2])
-        rest = rest[end + 2 :]
+        end, size = min(ends)
+        pieces.append(rest[: end + size])
+        rest = rest[end + size :]
     return pieces
 
 
