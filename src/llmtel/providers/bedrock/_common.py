@@ -167,7 +167,6 @@ class BedrockRuntime(Router):
             "InvokeModel": functools.partial(invoke_route, False),
             "InvokeModelWithResponseStream": functools.partial(invoke_route, True),
         }
-        self.services: dict[type, bool] = {}  # client class → is it bedrock-runtime's
 
     def route(self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Routed | None:
         if len(args) == 2 and not kwargs:
@@ -178,12 +177,8 @@ class BedrockRuntime(Router):
         pick = self.operations.get(operation) if type(operation) is str else None
         if pick is None or type(params) is not dict:
             return None
-        cls = type(instance)
-        ours = self.services.get(cls)
-        if ours is None:
-            # botocore makes one class per client it creates: cached up to a bound, then worked out per call
-            model = getattr(getattr(instance, "meta", None), "service_model", None)
-            ours = getattr(model, "service_name", None) == SERVICE
-            if len(self.services) < 256:
-                self.services[cls] = ours
+        # Asked only for these four operation names. Not cached by client class: botocore makes a new class per
+        # client it creates, and a cache would keep every one alive; the read is a few attribute look-ups.
+        model = getattr(getattr(instance, "meta", None), "service_model", None)
+        ours = getattr(model, "service_name", None) == SERVICE
         return pick(params) if ours else None  # type: ignore[no-any-return]
