@@ -26,7 +26,8 @@ Magic models: ``does-not-exist`` 404 ``not_found_error``, ``rate-limited`` 429 `
 (``x_delay_ms``, default 200, before the reply and every stream event), ``broken-stream`` / ``stream-error``
 (streams: two text deltas, then the socket closes mid-body / an ``error`` event of type ``overloaded_error``;
 500 when not streaming), ``hostile-usage`` (usage counts of the wrong types and out of range: a misbehaving
-server). Body knobs (``extra_body``): ``x_reply``, ``x_chunks``, ``x_delay_ms``.
+server), ``bad-text`` (the response model and the reply hold lone surrogates, as JSON's ``\\ud800`` escapes
+give them). Body knobs (``extra_body``): ``x_reply``, ``x_chunks``, ``x_delay_ms``.
 
     with FakeOpenAIServer() as server:
         client = anthropic.Anthropic(base_url=server.root_url, api_key="test")
@@ -42,6 +43,7 @@ from typing import Any
 from llmtel.demo.server import DEFAULT_REPLY, MODEL_SUFFIX, WireReply, WireRequest, _prompt_tokens
 
 __all__ = [
+    "BAD_TEXT",
     "BROKEN_STREAM",
     "HOSTILE_USAGE",
     "NOT_FOUND",
@@ -64,6 +66,7 @@ STALL = "stall"
 BROKEN_STREAM = "broken-stream"
 STREAM_ERROR = "stream-error"
 HOSTILE_USAGE = "hostile-usage"
+BAD_TEXT = "bad-text"
 
 THINKING = "Let me think about this step by step."
 """The text of every thinking block."""
@@ -137,7 +140,7 @@ def serve(request: WireRequest) -> WireReply | None:
 
 
 def _reply(status: int, payload: Any, headers: dict[str, str]) -> WireReply:
-    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    data = json.dumps(payload).encode("ascii")  # ASCII escapes: also for the lone surrogates of BAD_TEXT
     return WireReply(status, {**headers, "content-type": _JSON}, [data])
 
 
@@ -175,7 +178,7 @@ def _wants_tool(body: dict[str, Any]) -> dict[str, Any] | None:
 
 def _message(n: int, body: dict[str, Any], model: str) -> dict[str, Any]:
     reply = body.get("x_reply")
-    text = reply if isinstance(reply, str) else DEFAULT_REPLY
+    text = reply if isinstance(reply, str) else "bad \udcff text" if model == BAD_TEXT else DEFAULT_REPLY
     stop_reason, stop_sequence = "end_turn", None
     words = _WORD.findall(text)
     max_tokens = _int(body.get("max_tokens"))
@@ -220,7 +223,7 @@ def _message(n: int, body: dict[str, Any], model: str) -> dict[str, Any]:
         "id": f"msg_{n}",
         "type": "message",
         "role": "assistant",
-        "model": model + MODEL_SUFFIX,
+        "model": model + ("-\ud800" if model == BAD_TEXT else MODEL_SUFFIX),
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
@@ -232,7 +235,7 @@ def _message(n: int, body: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def _frame(event: dict[str, Any]) -> bytes:
-    return f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode("ascii")
 
 
 def _pieces(text: str, count: int) -> list[str]:
