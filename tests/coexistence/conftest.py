@@ -1,39 +1,50 @@
-"""The coexistence tests need the other OpenAI instrumentations, which live in .venv-peers only (see
-requirements.txt here); anywhere else every test of this folder is skipped, for the one reason below."""
+"""The coexistence tests need the other instrumentations, which live in their own venvs only: the OpenAI peers
+(requirements.txt here) in .venv-peers for test_peers.py, each other provider's (requirements-NAME.txt) in
+.venv-peers-NAME for test_NAME.py (see ./dev). Anywhere else a test file whose peers are not all installed is
+skipped, for the one reason below."""
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-PEERS = (
-    "opentelemetry-instrumentation-openai-v2",
-    "opentelemetry-instrumentation-openai",
-    "openinference-instrumentation-openai",
-)
-REASON = "peer packages not installed; ./dev test runs these in .venv-peers"
 HERE = Path(__file__).parent
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-def _installed(distribution: str) -> bool:
-    try:
-        metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
+def _requirements(test_file: Path) -> Path:
+    name = "" if test_file.stem == "test_peers" else test_file.stem.removeprefix("test_")
+    return HERE / (f"requirements-{name}.txt" if name else "requirements.txt")
 
 
-MISSING = [d for d in PEERS if not _installed(d)]
+@cache
+def missing(requirements: Path) -> tuple[str, ...]:
+    """The distributions ``requirements`` names that are not installed here."""
+    found = []
+    lines = requirements.read_text(encoding="utf-8").splitlines() if requirements.exists() else ["?"]
+    for line in lines:
+        match = _NAME.match(line.strip())
+        if match is None or line.lstrip().startswith("#"):
+            continue
+        try:
+            metadata.version(match.group())
+        except metadata.PackageNotFoundError:
+            found.append(match.group())
+    return tuple(found)
 
 
 # A marker at collection, not pytest.skip() at import: this conftest is imported while pytest parses its command
 # line when the folder is named on it, and a skip raised then is an error, not a skip.
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not MISSING:
-        return
-    skip = pytest.mark.skip(reason=REASON)
     for item in items:
-        if HERE in item.path.parents:
-            item.add_marker(skip)
+        if HERE not in item.path.parents:
+            continue
+        requirements = _requirements(item.path)
+        if missing(requirements):
+            venv = ".venv-peers" if requirements.name == "requirements.txt" else f".venv-peers-{item.path.stem[5:]}"
+            reason = f"peer packages not installed ({requirements.name}); ./dev test runs these in {venv}"
+            item.add_marker(pytest.mark.skip(reason=reason))
