@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,3 +74,17 @@ def expected(server: Any, n: int, overrides: Mapping[str, Any] | None = None, mo
 def without_ttfc(attrs: Any) -> dict[str, Any]:
     """A stream span's attributes without its (timing-dependent) time to first chunk."""
     return {k: v for k, v in dict(attrs or {}).items() if k != TTFC_ATTR}
+
+
+_IDS = re.compile(r"^(msg|toolu|req)_\d+$")
+
+
+def mask(value: Any) -> Any:
+    """The server numbers ids by a request counter: replace them so two runs compare equal."""
+    if isinstance(value, str):
+        return _IDS.sub(r"\1_N", value)
+    if isinstance(value, dict):
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask(v) for v in value]
+    return value

@@ -9,7 +9,6 @@ before the fault.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import anthropic
@@ -17,22 +16,11 @@ import pytest
 
 from llmtel import semconv as sc
 from llmtel.providers.anthropic import messages as adapter
-from tests.anthropic.helpers import MAX_TOKENS, MESSAGES, MODEL, create, drain, run
+from tests.anthropic.helpers import MAX_TOKENS, MESSAGES, MODEL, create, drain, mask, run
 from tests.core.test_values import attributes, exported_points, exported_spans
 
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 DURATION = "gen_ai.client.operation.duration"
-_IDS = re.compile(r"^(msg|toolu|req)_\d+$")
-
-
-def mask(value: Any) -> Any:
-    if isinstance(value, str):
-        return _IDS.sub(r"\1_N", value)
-    if isinstance(value, dict):
-        return {k: mask(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [mask(v) for v in value]
-    return value
 
 
 def broken(*args: Any, **kwargs: Any) -> Any:

@@ -4,7 +4,6 @@ values, helpers), the same exceptions, and the same raw responses (``with_raw_re
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import anthropic
@@ -12,20 +11,18 @@ import pytest
 from anthropic.lib.streaming import AsyncMessageStream, MessageStream
 
 from llmtel import semconv as sc
-from tests.anthropic.helpers import MAX_TOKENS, MESSAGES, MODEL, create, drain, expected, request_n, run, without_ttfc
-
-_IDS = re.compile(r"^(msg|toolu|req)_\d+$")
-
-
-def mask(value: Any) -> Any:
-    """The server numbers ids by a request counter: replace them so two runs compare equal."""
-    if isinstance(value, str):
-        return _IDS.sub(r"\1_N", value)
-    if isinstance(value, dict):
-        return {k: mask(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [mask(v) for v in value]
-    return value
+from tests.anthropic.helpers import (
+    MAX_TOKENS,
+    MESSAGES,
+    MODEL,
+    create,
+    drain,
+    expected,
+    mask,
+    request_n,
+    run,
+    without_ttfc,
+)
 
 
 async def outcomes(llm: Any, is_async: bool) -> list[Any]:
