@@ -167,15 +167,20 @@ class BedrockRuntime(Router):
             "InvokeModel": functools.partial(invoke_route, False),
             "InvokeModelWithResponseStream": functools.partial(invoke_route, True),
         }
+        self.pick = self.operations.get
 
     def route(self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Routed | None:
-        if len(args) == 2 and not kwargs:
-            operation, params = args
-        else:  # called with keywords: not how botocore's generated methods call it
-            operation = kwargs.get("operation_name", args[0] if args else None)
-            params = kwargs.get("api_params", args[1] if len(args) > 1 else None)
-        pick = self.operations.get(operation) if type(operation) is str else None
-        if pick is None or type(params) is not dict:
+        # Every AWS call comes here: the common answer ("not ours") is one dict look-up on the operation name.
+        # (An unhashable name raises TypeError: the core's guard passes the call through.)
+        pick = self.pick(args[0]) if args else None
+        if pick is None:
+            if not kwargs:
+                return None
+            pick = self.pick(kwargs.get("operation_name", ""))  # with keywords: not how botocore calls it
+            if pick is None:
+                return None
+        params = args[1] if len(args) > 1 else kwargs.get("api_params")
+        if type(params) is not dict:
             return None
         # Asked only for these four operation names. Not cached by client class: botocore makes a new class per
         # client it creates, and a cache would keep every one alive; the read is a few attribute look-ups.
