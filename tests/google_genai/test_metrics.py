@@ -74,9 +74,12 @@ async def test_stream_points(otel: Any, server: Any, models: Any) -> None:
 
 async def test_embeddings_points(otel: Any, server: Any, models: Any) -> None:
     otel.instrument("google_genai")
-    await run(models.embed_content(model="text-embedding-004", contents=["a b", "c"]))
+    result = await run(models.embed_content(model="text-embedding-004", contents=["a b", "c"]))
     [duration] = otel.points(DURATION.name)
     assert dict(duration.attributes) == base(server, "text-embedding-004", sc.GenAiOperationNameValues.EMBEDDINGS)
+    if result.usage_metadata is None:  # google-genai < 3 drops the Gemini API's usage of embeddings
+        assert otel.points(TOKENS.name) == []
+        return
     [tokens] = otel.points(TOKENS.name)
     assert (tokens.sum, tokens.attributes[sc.GEN_AI_TOKEN_TYPE]) == (3, "input")
 
