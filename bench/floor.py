@@ -89,7 +89,8 @@ class Calibration:
     def shape(self) -> Shape:
         """The shape of the one call made since the last :meth:`shape` (and reset for the next one)."""
         spans = [s for s in self.spans.get_finished_spans() if s.attributes and OPERATION_NAME in s.attributes]
-        assert len(spans) == 1, [s.name for s in spans]
+        if len(spans) != 1:  # e.g. a provider whose instrumentation is missing or broken: its scenarios say so
+            raise RuntimeError(f"llmtel made {len(spans)} GenAI spans for one call ({[s.name for s in spans]})")
         span = spans[0]
         attrs: Attributes = dict(span.attributes or {})
         points: dict[str, list[HistogramDataPoint]] = {}
@@ -106,7 +107,8 @@ class Calibration:
             return dict(found[0].attributes or {}) if found else None
 
         duration = only(sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
-        assert duration is not None, "our instrumentation recorded no duration point"
+        if duration is None:
+            raise RuntimeError("llmtel recorded no duration point for the call")
         tpoc = points.get(sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name, [])
         return Shape(
             span_name=span.name,

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from . import chunks, transport
-from .floor import Calibration, Floor
 from .pipeline import Instrumentation, Pipeline
 from .scenarios import BASE, FLOOR, OURS, Config, Scenario, scenarios
 
@@ -45,14 +44,15 @@ CHUNK_CONFIGS = (BASE, FLOOR, OURS)
 
 @dataclass
 class Counts:
-    """What the child counted: instructions per call and per chunk."""
+    """What the children counted: instructions per call and per chunk."""
 
     calls: int = 0  # calls per batch (non-stream scenarios)
     reps: int = 0  # batches per configuration
     per_call: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # scenario → config → per batch
-    per_chunk: dict[str, float] = field(default_factory=dict)  # config → instructions per chunk (isolated)
+    per_chunk: dict[str, dict[str, float]] = field(default_factory=dict)  # stream → config → per chunk (isolated)
     seconds: float = 0.0
     skipped: str = ""  # why nothing was counted (no valgrind, ...)
+    errors: dict[str, str] = field(default_factory=dict)  # scenario → why it was not counted (the rest was)
 
     def median(self, scenario: str, config: str) -> float:
         values = self.per_call.get(scenario, {}).get(config, [])
@@ -65,10 +65,19 @@ class Counts:
         floor = self.overhead(scenario, FLOOR.name)
         return self.overhead(scenario, config) / floor if floor > 0 else float("nan")
 
-    def chunk_overhead(self, config: str) -> float:
-        base = self.per_chunk.get(BASE.name)
-        value = self.per_chunk.get(config)
+    def chunk_overhead(self, scenario: str, config: str) -> float:
+        found = self.per_chunk.get(scenario, {})
+        base, value = found.get(BASE.name), found.get(config)
         return value - base if value is not None and base is not None else float("nan")
+
+    def beyond_floor(self, scenario: str) -> float:
+        """Instructions per chunk ours adds beyond the floor (isolated)."""
+        return self.chunk_overhead(scenario, OURS.name) - self.chunk_overhead(scenario, FLOOR.name)
+
+    def merge(self, other: Counts) -> None:
+        self.per_call.update(other.per_call)
+        self.per_chunk.update(other.per_chunk)
+        self.errors.update(other.errors)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -98,8 +107,23 @@ def _totals(directory: Path, stem: str) -> list[int]:
     return [total for _, total in sorted(found)]
 
 
-def measure(replies: dict[str, transport.Reply], calls: int, reps: int, names: tuple[str, ...]) -> Counts:
-    """Count instructions in a child under callgrind (see the module docstring). ``names``: the scenarios."""
+def share(names: tuple[str, ...], jobs: int, streams: frozenset[str]) -> list[tuple[str, ...]]:
+    """``names`` shared out over ``jobs`` children, about equal work each: an isolated stream (six streams of up
+    to 2,000 chunks per configuration) counts as much as two non-stream scenarios."""
+    groups: list[list[str]] = [[] for _ in range(max(1, min(jobs, len(names))))]
+    load = [0] * len(groups)
+    for name in sorted(names, key=lambda n: n not in streams):  # the heavy ones first
+        k = load.index(min(load))
+        groups[k].append(name)
+        load[k] += 2 if name in streams else 1
+    return [tuple(g) for g in groups if g]
+
+
+def measure(
+    replies: dict[str, transport.Reply], calls: int, reps: int, names: tuple[str, ...], jobs: int = 1
+) -> Counts:
+    """Count instructions in children under callgrind (see the module docstring), ``jobs`` of them side by side
+    (a count does not depend on what else runs). ``names``: the scenarios (streams: counted per chunk)."""
     reason = unavailable()
     if reason:
         return Counts(calls=calls, reps=reps, skipped=reason)
@@ -109,90 +133,121 @@ def measure(replies: dict[str, transport.Reply], calls: int, reps: int, names: t
         "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p),
         "PYTHONHASHSEED": "0",  # the same dict layouts in every run: the same counts
     }
+    streams = frozenset(s.name for s in scenarios() if s.stream)
+    started = time.perf_counter()
+    counts = Counts(calls=calls, reps=reps)
     with tempfile.TemporaryDirectory(prefix="llmtel-callgrind-") as tmp:
         directory = Path(tmp)
-        replies_path, plan_path = directory / "replies.json", directory / "plan.json"
+        replies_path = directory / "replies.json"
         replies_path.write_text(json.dumps({n: r.to_json() for n, r in replies.items()}), encoding="utf-8")
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            "--collect-atstart=no",
-            f"--toggle-collect={MARKER}",
-            f"--dump-after={MARKER}",
-            f"--callgrind-out-file={directory / 'cg'}",
-            sys.executable,
-            "-m",
-            "bench.instructions",
-            "child",
-            str(replies_path),
-            str(plan_path),
-            str(calls),
-            str(reps),
-            ",".join(names),
-        ]
-        started = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, text=True, cwd=root, env=env, timeout=3600)
-        if proc.returncode != 0:
-            raise RuntimeError(f"callgrind child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-        plan = json.loads(plan_path.read_text(encoding="utf-8"))
-        totals = _totals(directory, "cg")
-        if len(totals) != len(plan):
-            raise RuntimeError(f"callgrind wrote {len(totals)} profiles for {len(plan)} batches: marker not found?")
-        return _counts(plan, totals, calls, reps, time.perf_counter() - started)
+        children: list[tuple[Path, str, subprocess.Popen[str]]] = []
+        for k, group in enumerate(share(names, jobs, streams)):
+            plan_path, stem = directory / f"plan{k}.json", f"cg{k}"
+            command = [
+                "valgrind",
+                "--tool=callgrind",
+                "--collect-atstart=no",
+                f"--toggle-collect={MARKER}",
+                f"--dump-after={MARKER}",
+                f"--callgrind-out-file={directory / stem}",
+                sys.executable,
+                "-m",
+                "bench.instructions",
+                "child",
+                str(replies_path),
+                str(plan_path),
+                str(calls),
+                str(reps),
+                ",".join(group),
+            ]
+            proc = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root, env=env
+            )
+            children.append((plan_path, stem, proc))
+        try:
+            for plan_path, stem, proc in children:
+                _, err = proc.communicate(timeout=3600)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"callgrind child failed ({proc.returncode}):\n{err[-3000:]}")
+                plan = json.loads(plan_path.read_text(encoding="utf-8"))
+                totals = _totals(directory, stem)
+                counted = [entry for entry in plan if entry[0] != "error"]
+                if len(totals) != len(counted):
+                    raise RuntimeError(
+                        f"callgrind wrote {len(totals)} profiles for {len(counted)} batches: marker not found?"
+                    )
+                counts.merge(_counts(plan, totals, calls, reps, 0.0))
+        finally:
+            for _, _, proc in children:  # the ones this call started, if still running after a failure
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+    counts.seconds = time.perf_counter() - started
+    return counts
 
 
 def _counts(plan: list[list[Any]], totals: list[int], calls: int, reps: int, seconds: float) -> Counts:
     counts = Counts(calls=calls, reps=reps, seconds=seconds)
-    lengths: dict[str, dict[int, list[int]]] = {}
-    for (kind, scenario, config, n), total in zip(plan, totals, strict=True):
-        if kind == "calls":
+    lengths: dict[str, dict[str, dict[int, list[int]]]] = {}
+    counted = iter(totals)
+    for kind, scenario, config, n in plan:
+        if kind == "error":  # no batch ran: n is why
+            counts.errors[scenario] = str(n)
+            continue
+        total = next(counted)
+        if kind == "failed":  # the batch raised inside the marker: its profile is there, but means nothing
+            counts.errors.setdefault(scenario, f"a {config} batch failed (see the child's log)")
+        elif kind == "calls":
             counts.per_call.setdefault(scenario, {}).setdefault(config, []).append(total / n)
         else:  # one stream of n chunks
-            lengths.setdefault(config, {}).setdefault(n, []).append(total)
-    for config, by_length in lengths.items():
-        short, long = min(by_length), max(by_length)
-        slope = (statistics.median(by_length[long]) - statistics.median(by_length[short])) / (long - short)
-        counts.per_chunk[config] = slope
+            lengths.setdefault(scenario, {}).setdefault(config, {}).setdefault(n, []).append(total)
+    for scenario, by_config in lengths.items():
+        if scenario in counts.errors:
+            continue
+        for config, by_length in by_config.items():
+            short, long = min(by_length), max(by_length)
+            slope = (statistics.median(by_length[long]) - statistics.median(by_length[short])) / (long - short)
+            counts.per_chunk.setdefault(scenario, {})[config] = slope
+    for scenario in counts.errors:
+        counts.per_call.pop(scenario, None)
     return counts
 
 
 # -- the child --------------------------------------------------------------------------------------------------
 
 
-def _prepare(
-    replies: dict[str, transport.Reply],
-    names: set[str],
-    pipeline: Pipeline,
-    instrumentation: Instrumentation,
-    loop: asyncio.AbstractEventLoop,
-) -> list[Scenario]:
-    """The runner's set-up, for the named scenarios: bind, warm up, calibrate the floor."""
-    chosen = [s for s in scenarios() if s.name in names]
-    for scenario in chosen:
-        scenario.bind(replies[scenario.name])
-        scenario.batch(BASE, loop)(2)
-        calibration = Calibration()
-        instrumentation.set(calibration)
-        scenario.batch(OURS, loop)(1)
-        instrumentation.set(None)
-        scenario.shape = calibration.shape()
-        scenario.floor = Floor(pipeline, scenario.shape)
-        calibration.shutdown()
-    return chosen
-
-
 def _configure(instrumentation: Instrumentation, pipeline: Pipeline, config: Config) -> None:
     instrumentation.set(pipeline if config.instrumented else None, config.env)
+
+
+def _counted(plan: list[list[Any]], entry: list[Any], fn: Any, arg: Any) -> None:
+    """Run ``fn(arg)`` inside the marker (one profile); the plan says what it was, or that it failed."""
+    try:
+        operator.call(fn, arg)
+    except Exception as exc:
+        print(f"{entry[1]} {entry[2]}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        entry = ["failed", *entry[1:]]
+    plan.append(entry)
 
 
 def child(replies_path: Path, plan_path: Path, calls: int, reps: int, names: set[str]) -> None:
     data = json.loads(replies_path.read_text(encoding="utf-8"))
     replies = {name: transport.Reply.from_json(value) for name, value in data.items()}
     pipeline, instrumentation, loop = Pipeline(), Instrumentation(), asyncio.new_event_loop()
-    chosen = _prepare(replies, names | {"chat_stream"}, pipeline, instrumentation, loop)
     plan: list[list[Any]] = []
+    chosen = [s for s in scenarios() if s.name in names]
+    for scenario in chosen:  # the runner's set-up: bind, first calls, calibrate the floor
+        if scenario.name not in replies:
+            scenario.error = "no recorded reply"
+        else:
+            scenario.setup(replies[scenario.name], instrumentation, pipeline, loop)
+        if scenario.error:
+            plan.append(["error", scenario.name, "", scenario.error])
     for scenario in chosen:
+        if scenario.error:
+            continue
         if scenario.stream:
+            plan += _chunk_batches(instrumentation, pipeline, scenario, reps)
             continue
         for config in scenario.configs:
             _configure(instrumentation, pipeline, config)
@@ -201,33 +256,30 @@ def child(replies_path: Path, plan_path: Path, calls: int, reps: int, names: set
             for _ in range(reps):
                 pipeline.flush()
                 gc.collect()
-                operator.call(batch, calls)
-                plan.append(["calls", scenario.name, config.name, calls])
-    plan += _chunk_batches(instrumentation, pipeline, next(s for s in chosen if s.name == "chat_stream"), reps)
+                _counted(plan, ["calls", scenario.name, config.name, calls], batch, calls)
     instrumentation.set(None)
     pipeline.shutdown()
     plan_path.write_text(json.dumps(plan), encoding="utf-8")
 
 
 def _chunk_batches(instrumentation: Instrumentation, pipeline: Pipeline, scenario: Scenario, reps: int) -> list[Any]:
-    """Per chunk, isolated (as bench.chunks): the SDK's Stream over pre-parsed chunks, 200 and 2,000 of them."""
+    """Per chunk, isolated (as bench.chunks): the SDK's stream over pre-parsed chunks, 200 and 2,000 of them."""
     instrumentation.set(None)
-    short = list(scenario.client.chat.completions.create(**scenario.kwargs))
-    long = chunks.lengthen(short, chunks.LONG)
     plan: list[Any] = []
+    try:
+        short, long = chunks.lengths(scenario)
+    except Exception as exc:
+        return [["error", scenario.name, "", f"feeding its stream parsed chunks failed ({type(exc).__name__}: {exc})"]]
     for config in CHUNK_CONFIGS:
         _configure(instrumentation, pipeline, config)
         floor = scenario.floor if config.floor else None
-        chunks.time_iteration(lambda: scenario.client.chat.completions.create(**scenario.kwargs), short, floor)
+        chunks.time_iteration(scenario, short, floor)  # warm-up
         for _ in range(reps):
             for items in (short, long):
-                stream = scenario.client.chat.completions.create(**scenario.kwargs)  # the call itself: not counted
-                stream._iterator = iter(items)
-                iterable = floor.stream(lambda s=stream: s) if floor is not None else stream
+                stream, iterable = chunks.fed(scenario, items, floor)  # the call itself: not counted
                 gc.collect()
-                operator.call(_drain, iterable)
+                _counted(plan, ["chunks", scenario.name, config.name, len(items)], _drain, iterable)
                 stream.close()
-                plan.append(["chunks", scenario.name, config.name, len(items)])
     pipeline.flush()
     return plan
 

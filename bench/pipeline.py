@@ -13,11 +13,12 @@ configuration emits them).
 from __future__ import annotations
 
 import collections
+import importlib
 import sys
 import threading
 import time
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
@@ -28,7 +29,6 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from llmtel import config as config_module
-from llmtel.providers.openai import OpenAIInstrumentor
 
 OPERATION_NAME = "gen_ai.operation.name"
 
@@ -131,12 +131,30 @@ class Providers(Protocol):
     logger_provider: LoggerProvider
 
 
+INSTRUMENTORS = {
+    "openai": "llmtel.providers.openai:OpenAIInstrumentor",
+    "anthropic": "llmtel.providers.anthropic:AnthropicInstrumentor",
+    "bedrock": "llmtel.providers.bedrock:BedrockInstrumentor",
+    "gemini": "llmtel.providers.google_genai:GoogleGenAIInstrumentor",
+}
+"""Every provider's ``opentelemetry-instrument`` entry point, by bench.transport's SDK name."""
+
+
 class Instrumentation:
-    """Our instrumentation, switched between configurations (``None`` = not instrumented) in one process."""
+    """Our instrumentation of every provider, switched between configurations (``None`` = not instrumented) in
+    one process. A provider whose instrumentor cannot be loaded or fails to (un)instrument is left out and
+    named in :attr:`failed` (its scenarios then say so); the others carry on."""
 
     def __init__(self) -> None:
         self._current: tuple[int, tuple[tuple[str, str], ...]] | None = None
-        self._instrumentor = OpenAIInstrumentor()
+        self.failed: dict[str, str] = {}  # SDK → why it is not instrumented
+        self._instrumentors: dict[str, Any] = {}
+        for sdk, target in INSTRUMENTORS.items():
+            module, _, name = target.partition(":")
+            try:
+                self._instrumentors[sdk] = getattr(importlib.import_module(module), name)()
+            except Exception as exc:  # a provider still being written: say so, measure the others
+                self.failed[sdk] = f"{target} cannot be loaded ({type(exc).__name__}: {exc})"
 
     def set(self, pipeline: Providers | None, env: Mapping[str, str] | None = None) -> None:
         """Instrument on ``pipeline`` with the configuration ``env`` would give, or uninstrument (None)."""
@@ -144,16 +162,26 @@ class Instrumentation:
         if wanted == self._current:
             return
         if self._current is not None:
-            self._instrumentor.uninstrument()
+            for sdk, instrumentor in self._instrumentors.items():
+                self._guarded(sdk, "uninstrument", instrumentor.uninstrument)
             self._current = None
         if pipeline is not None:
-            self._instrumentor.instrument(
-                tracer_provider=pipeline.tracer_provider,
-                meter_provider=pipeline.meter_provider,
-                logger_provider=pipeline.logger_provider,
-                config=config_module.from_env(dict(env or {})),
-            )
+            options = {
+                "tracer_provider": pipeline.tracer_provider,
+                "meter_provider": pipeline.meter_provider,
+                "logger_provider": pipeline.logger_provider,
+                "config": config_module.from_env(dict(env or {})),
+            }
+            for sdk, instrumentor in self._instrumentors.items():
+                if sdk not in self.failed:
+                    self._guarded(sdk, "instrument", instrumentor.instrument, **options)
             self._current = wanted
+
+    def _guarded(self, sdk: str, what: str, fn: Callable[..., Any], **kwargs: Any) -> None:
+        try:
+            fn(**kwargs)
+        except Exception as exc:
+            self.failed.setdefault(sdk, f"{what}() failed ({type(exc).__name__}: {exc})")
 
     def switch_cost_ms(self, pipeline: Pipeline, repeats: int) -> tuple[list[float], list[float]]:
         """Times of ``instrument()`` and ``uninstrument()`` in milliseconds (leaves it uninstrumented)."""
@@ -173,12 +201,29 @@ class Instrumentation:
 
 # -- does uninstrument() restore the SDK exactly? ---------------------------------------------------------------
 
-_SDK_MODULES = ("openai.resources", "openai._response", "openai._legacy_response", "openai.lib.streaming")
+_SDK_MODULES = (
+    "openai.resources",
+    "openai._response",
+    "openai._legacy_response",
+    "openai.lib.streaming",
+    "anthropic.resources",
+    "anthropic._response",
+    "anthropic._base_client",
+    "anthropic.lib",
+    "google.genai.models",
+    "google.genai.chats",
+    "botocore.client",
+)
 _METHOD_TYPES = (types.FunctionType, staticmethod, classmethod, property)
 
 
+def _method_like(value: Any) -> bool:
+    return isinstance(value, _METHOD_TYPES) or type(value).__module__.startswith("wrapt")
+
+
 def sdk_methods() -> dict[str, int]:
-    """``module.Class.attr`` → id of the object, for every method-like attribute of the SDK's classes.
+    """``module.Class.attr`` (and ``module.function``) → id of the object, for every method-like attribute of
+    every provider SDK's classes and module-level functions.
 
     Wrapping replaces such an attribute with a wrapt wrapper; an exact restore puts the very same object back.
     Comparing these maps before instrumenting, while instrumented and after uninstrumenting tells both.
@@ -187,12 +232,15 @@ def sdk_methods() -> dict[str, int]:
     for module_name, module in list(sys.modules.items()):
         if module is None or not module_name.startswith(_SDK_MODULES):
             continue
-        for class_name, cls in list(vars(module).items()):
-            if not isinstance(cls, type) or cls.__module__ != module_name:
-                continue
-            for attr, value in list(vars(cls).items()):
-                if isinstance(value, _METHOD_TYPES) or type(value).__module__.startswith("wrapt"):
-                    found[f"{module_name}.{class_name}.{attr}"] = id(value)
+        for name, value in list(vars(module).items()):
+            if isinstance(value, type):
+                if value.__module__ != module_name:
+                    continue
+                for attr, member in list(vars(value).items()):
+                    if _method_like(member):
+                        found[f"{module_name}.{name}.{attr}"] = id(member)
+            elif _method_like(value):  # module-level, imported ones too (a hook may wrap the name a module uses)
+                found[f"{module_name}.{name}"] = id(value)
     return found
 
 

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 from . import chunks, instructions, probe, startup, transport
 from .floor import OURS as OURS_SCOPE
 from .floor import SCOPE as FLOOR_SCOPE
-from .floor import Calibration, Floor
 from .instructions import Counts
 from .memory import Abandoned, Retained
 from .pipeline import Instrumentation, Pipeline, changed, sdk_methods
@@ -34,6 +33,7 @@ class Settings:
     calls: int = 100  # per configuration, scenario and round, non-stream (streams: calls // 25)
     block: int = 5  # calls per timed block (streams: one stream per block)
     warmup: int = 1  # untimed calls after every switch, before every block (non-stream scenarios)
+    chunk_rounds: int = 8  # isolated per-chunk: rounds (every stream scenario that can be fed; the counts judge)
     chunk_reps: int = 5  # isolated per-chunk: streams per length, configuration and round
     memory_calls: int = 10_000
     memory_warmup: int = 1_000  # untraced calls first: caches, free lists and exemplar reservoirs fill up
@@ -46,12 +46,15 @@ class Settings:
     instructions: bool = True  # count instructions under callgrind too (bench.instructions; needs valgrind)
     instruction_calls: int = 20  # calls per counted batch
     instruction_reps: int = 3  # counted batches per configuration (the counts barely vary: a median of three)
+    instruction_jobs: int = 2  # callgrind children side by side, the scenarios shared out (counts do not change)
     output: Path = DEFAULT_OUTPUT
     command: str = "python -m bench"
 
     @classmethod
     def quick(cls, **overrides: Any) -> Settings:
-        base = cls(rounds=5, calls=50, chunk_reps=3, memory_calls=1_000, memory_warmup=200, abandoned=200)
+        base = cls(
+            rounds=5, calls=50, chunk_rounds=3, chunk_reps=3, memory_calls=1_000, memory_warmup=200, abandoned=200
+        )
         base = replace(base, instruction_calls=10, instruction_reps=2)
         return replace(base, startup_runs=3, switch_repeats=5, **overrides)
 
@@ -71,7 +74,7 @@ class Results:
     times: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (scenario, config) → µs/call/round
     spans: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (scenario, config) → [spans, calls]
     duration_points: tuple[int, int] = (0, 0)  # (points recorded by ours, calls made by ours)
-    chunk_slopes: dict[str, list[float]] = field(default_factory=dict)  # config → µs per chunk per round
+    chunk_slopes: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # scenario → config → µs/round
     memory: list[Retained] = field(default_factory=list)
     abandoned: Abandoned | None = None
     abandoned_base: Retained | None = None  # the same abandoned streams, uninstrumented
@@ -111,25 +114,26 @@ class Bench:
 
     # -- set-up ----------------------------------------------------------------------------------------------
 
+    @property
+    def active(self) -> list[Scenario]:
+        """The scenarios still measured (one that failed says why in its ``error`` and is left out from then on)."""
+        return [s for s in self.scenarios if not s.error]
+
+    def _failed(self, scenario: Scenario, what: str, exc: BaseException) -> None:
+        scenario.error = f"{what} failed ({type(exc).__name__}: {exc})"
+        _log(f"{scenario.name}: {scenario.error}; measuring the others")
+
     def prepare(self) -> None:
         _log("recording replies from the demo server")
-        replies = self.replies = transport.record({s.name: s.record_request() for s in self.scenarios})
+        errors: dict[str, str] = {}
+        self.replies = transport.record({s.name: s.record_request() for s in self.scenarios}, errors)
+        _log("first calls; calibrating the floor against our own telemetry")
         for scenario in self.scenarios:
-            scenario.bind(replies[scenario.name])
-
-        self.instrumentation.set(None)
-        for scenario in self.scenarios:  # first calls load the SDK's lazy modules and models
-            scenario.batch(BASE, self.loop)(2)
-
-        _log("calibrating the floor against our own telemetry")
-        for scenario in self.scenarios:
-            calibration = Calibration()  # fresh each time: its metric reader is cumulative
-            self.instrumentation.set(calibration)
-            scenario.batch(OURS, self.loop)(1)
-            self.instrumentation.set(None)
-            scenario.shape = calibration.shape()
-            scenario.floor = Floor(self.pipeline, scenario.shape)
-            calibration.shutdown()
+            scenario.error = errors.get(scenario.name, "")
+            if not scenario.error:
+                scenario.setup(self.replies[scenario.name], self.instrumentation, self.pipeline, self.loop)
+            if scenario.error:
+                _log(f"{scenario.name}: {scenario.error}; measuring the others")
 
     def check_switching(self) -> None:
         self.instrumentation.set(None)
@@ -166,70 +170,95 @@ class Bench:
         s = self.settings
         for r in range(s.rounds):
             _log(f"round {r + 1}/{s.rounds}")
-            for scenario in _rotate(self.scenarios, r):
-                per_config = scenario.calls(s.calls)
-                block = 1 if scenario.stream else max(1, min(s.block, per_config))
-                order = _rotate(scenario.configs, r)
-                totals = dict.fromkeys((c.name for c in order), 0)
-                counts = dict.fromkeys((c.name for c in order), 0)
-                self.pipeline.flush()
-                gc.collect()
-                for _ in range(max(1, per_config // (2 * block))):
-                    for config in [*order, *reversed(order)]:
-                        self._configure(config)
-                        batch = scenario.batch(config, self.loop)
-                        spans_before = self._spans(config)
-                        warmup = 0 if scenario.stream else s.warmup
-                        batch(warmup)
-                        self.pipeline.flush()
-                        totals[config.name] += batch(block)
-                        counts[config.name] += block
-                        self.pipeline.flush()
-                        counted = self.results.spans.setdefault((scenario.name, config.name), [0, 0])
-                        counted[0] += self._spans(config) - spans_before
-                        counted[1] += warmup + block
-                for name, total in totals.items():
-                    self.results.times.setdefault((scenario.name, name), []).append(total / counts[name] / 1e3)
+            for scenario in _rotate(self.active, r):
+                try:
+                    self._round(scenario, r)
+                except Exception as exc:
+                    self.instrumentation.set(None)
+                    for key in [k for k in (*self.results.times, *self.results.spans) if k[0] == scenario.name]:
+                        self.results.times.pop(key, None)
+                        self.results.spans.pop(key, None)
+                    self._failed(scenario, f"timed round {r + 1}", exc)
         self.instrumentation.set(None)
         points = self.pipeline.histogram_points(OURS_SCOPE).get("gen_ai.client.operation.duration", [])
         calls = sum(calls for (_, config), (_, calls) in self.results.spans.items() if config.startswith("ours"))
         self.results.duration_points = (sum(p.count for p in points), calls)
 
-    def per_chunk(self) -> None:
-        """Isolated per-chunk cost of each configuration (see bench.chunks)."""
-        s, scenario = self.settings, self.by_name["chat_stream"]
-        self.instrumentation.set(None)
-        short = list(scenario.client.chat.completions.create(**scenario.kwargs))
-        long = chunks.lengthen(short, chunks.LONG)
-        assert len(short) == chunks.SHORT and len(long) == chunks.LONG, (len(short), len(long))
-
-        def make_stream() -> Any:
-            return scenario.client.chat.completions.create(**scenario.kwargs)
-
-        for r in range(s.rounds):
-            for config in _rotate((BASE, FLOOR, OURS), r):
+    def _round(self, scenario: Scenario, r: int) -> None:
+        """One round of one scenario: its configurations in blocks, A B C C B A."""
+        s = self.settings
+        per_config = scenario.calls(s.calls)
+        block = 1 if scenario.stream else max(1, min(s.block, per_config))
+        order = _rotate(scenario.configs, r)
+        totals = dict.fromkeys((c.name for c in order), 0)
+        counts = dict.fromkeys((c.name for c in order), 0)
+        self.pipeline.flush()
+        gc.collect()
+        for _ in range(max(1, per_config // (2 * block))):
+            for config in [*order, *reversed(order)]:
                 self._configure(config)
-                floor = scenario.floor if config.floor else None
-                slope = chunks.slope_us(make_stream, short, long, floor, s.chunk_reps)
-                self.results.chunk_slopes.setdefault(config.name, []).append(slope)
+                batch = scenario.batch(config, self.loop)
+                spans_before = self._spans(config)
+                warmup = 0 if scenario.stream else s.warmup
+                batch(warmup)
+                self.pipeline.flush()
+                totals[config.name] += batch(block)
+                counts[config.name] += block
+                self.pipeline.flush()
+                counted = self.results.spans.setdefault((scenario.name, config.name), [0, 0])
+                counted[0] += self._spans(config) - spans_before
+                counted[1] += warmup + block
+        for name, total in totals.items():
+            self.results.times.setdefault((scenario.name, name), []).append(total / counts[name] / 1e3)
+
+    def per_chunk(self) -> None:
+        """Isolated per-chunk cost of each configuration, for every stream that can be fed (see bench.chunks)."""
+        s = self.settings
+        self.instrumentation.set(None)
+        streams: list[tuple[Scenario, list[Any], list[Any]]] = []
+        for scenario in self.active:
+            if scenario.isolated:
+                try:
+                    streams.append((scenario, *chunks.lengths(scenario)))
+                except Exception as exc:
+                    self._failed(scenario, "feeding its stream parsed chunks", exc)
+        for r in range(s.chunk_rounds):
+            for scenario, short, long in _rotate(streams, r):
+                if scenario.error:
+                    continue
+                slopes = self.results.chunk_slopes.setdefault(scenario.name, {})
+                try:
+                    for config in _rotate((BASE, FLOOR, OURS), r):
+                        self._configure(config)
+                        floor = scenario.floor if config.floor else None
+                        slope = chunks.slope_us(scenario, short, long, floor, s.chunk_reps)
+                        slopes.setdefault(config.name, []).append(slope)
+                except Exception as exc:
+                    self.results.chunk_slopes.pop(scenario.name, None)
+                    self._failed(scenario, "the isolated per-chunk measurement", exc)
         self.instrumentation.set(None)
         self.pipeline.flush()
 
     def count_instructions(self) -> None:
         s = self.settings
-        names = tuple(sc.name for sc in self.scenarios if not sc.stream)
+        names = tuple(sc.name for sc in self.active if not sc.stream or sc.isolated)
         reason = instructions.unavailable()
         if reason:
             _log(f"instructions: not counted ({reason})")
         else:
             _log(
-                f"instructions (one child under callgrind, {s.instruction_calls} calls x {s.instruction_reps} batches)"
+                f"instructions ({s.instruction_jobs} children under callgrind, {s.instruction_calls} calls x "
+                f"{s.instruction_reps} batches; streams: {chunks.SHORT} and {chunks.LONG} parsed chunks)"
             )
         try:
-            counts = instructions.measure(self.replies, s.instruction_calls, s.instruction_reps, names)
+            counts = instructions.measure(
+                self.replies, s.instruction_calls, s.instruction_reps, names, s.instruction_jobs
+            )
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:  # keep the rest of the run's results
-            _log(f"instructions: the callgrind child failed: {exc}")
-            counts = instructions.Counts(skipped=f"the callgrind child failed ({type(exc).__name__}; see the log)")
+            _log(f"instructions: a callgrind child failed: {exc}")
+            counts = instructions.Counts(skipped=f"a callgrind child failed ({type(exc).__name__}; see the log)")
+        for name, why in counts.errors.items():
+            _log(f"instructions: {name} not counted: {why}")
         self.results.instructions = counts
 
     # -- memory ----------------------------------------------------------------------------------------------

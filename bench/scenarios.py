@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import transport
-from .floor import Floor, Shape
+from .floor import Calibration, Floor, Shape
 
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
@@ -40,6 +40,10 @@ OURS_EVENT_CONTENT = Config("ours+span+event content", instrumented=True, env={C
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Say hello to the benchmark in one short sentence."}]
 STREAM_CHUNKS = 200
+STREAM_WEIGHT = 25  # a stream scenario makes calls // 25 streams per configuration and round
+ANTHROPIC_MODEL = "claude-sonnet-4-5"
+BEDROCK_MODEL = "amazon.nova-micro-v1:0"
+GEMINI_MODEL = "gemini-2.5-flash"
 
 
 def two_kb_prompt() -> str:
@@ -51,15 +55,98 @@ def two_kb_prompt() -> str:
     return " ".join(text)[:2048]
 
 
-def _create(api: str) -> Callable[[Any, Mapping[str, Any]], Any]:
-    """The SDK method, looked up on every call as an app does (so wrapping and unwrapping take effect)."""
-    if api == "chat":
-        return lambda client, kwargs: client.chat.completions.create(**kwargs)
-    if api == "embeddings":
-        return lambda client, kwargs: client.embeddings.create(**kwargs)
-    if api == "responses":
-        return lambda client, kwargs: client.responses.create(**kwargs)
-    raise ValueError(api)
+def _same(result: Any) -> Any:
+    return result
+
+
+def _extra_body(kwargs: dict[str, Any], knobs: dict[str, Any]) -> dict[str, Any]:
+    return {**kwargs, "extra_body": knobs}
+
+
+def _gemini_extra_body(kwargs: dict[str, Any], knobs: dict[str, Any]) -> dict[str, Any]:
+    # google-genai sends a request's extra body fields from the config's http_options
+    return {**kwargs, "config": {**kwargs.get("config", {}), "http_options": {"extra_body": knobs}}}
+
+
+Make = Callable[[], Any]
+
+
+def _stainless_feed(client: Any, make: Make, items: list[Any]) -> Any:
+    # openai's and anthropic's Stream read their parsed items from here (forwarded by our proxy)
+    stream = make()
+    stream._iterator = iter(items)
+    return stream
+
+
+def _event_stream_feed(client: Any, make: Make, items: list[Any]) -> Any:
+    # botocore's EventStream parses each message of this generator; handed already parsed events, it passes them on
+    stream = make()
+    stream._event_generator = iter(items)
+    stream._parse_event = _same
+    return stream
+
+
+def _gemini_feed(client: Any, make: Make, items: list[Any]) -> Any:
+    # generate_content_stream is a generator over this private one (the SDK's request and its per-chunk parsing);
+    # on the client kept for the isolated measurement only, it yields the parsed chunks instead
+    client.models._generate_content_stream_with_continuation = lambda **_: iter(items)
+    return make()
+
+
+def _no_feed(client: Any, make: Make, items: list[Any]) -> Any:
+    raise NotImplementedError("no isolated per-chunk measurement for this API")
+
+
+@dataclass(frozen=True)
+class Api:
+    """One SDK method as the benchmark calls it: all that differs between providers, as data."""
+
+    sdk: str  # bench.transport's name of the SDK (its client and its replay)
+    operation: str  # the GenAI operation our span names
+    create: Callable[[Any, Mapping[str, Any]], Any]  # the call, looked up on every call as an app does
+    items: Callable[[Any], Any] = _same  # what the app iterates of a stream call's result
+    knobs: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = _extra_body  # demo-server knobs
+    model_key: str = "model"
+    always_streams: bool = False  # a method of its own for streams (else kwargs stream=True)
+    # Isolated per chunk (bench.chunks): the chunks before and after the repeatable middle of a stream, and how
+    # a fresh stream (made by the SDK call given) yields already-parsed chunks. None: not measured in isolation.
+    frame: tuple[int, int] | None = None
+    feed: Callable[[Any, Make, list[Any]], Any] = _no_feed
+
+
+APIS: dict[str, Api] = {
+    "chat": Api("openai", "chat", lambda c, k: c.chat.completions.create(**k), frame=(1, 2), feed=_stainless_feed),
+    "embeddings": Api("openai", "embeddings", lambda c, k: c.embeddings.create(**k)),
+    "responses": Api("openai", "chat", lambda c, k: c.responses.create(**k)),
+    "anthropic": Api(
+        "anthropic",
+        "chat",
+        lambda c, k: c.messages.create(**k),
+        frame=(2, 3),  # message_start, content_block_start | content_block_stop, message_delta, message_stop
+        feed=_stainless_feed,
+    ),
+    "bedrock": Api("bedrock", "chat", lambda c, k: c.converse(**k), model_key="modelId"),
+    "bedrock_stream": Api(
+        "bedrock",
+        "chat",
+        lambda c, k: c.converse_stream(**k),
+        items=lambda result: result["stream"],
+        model_key="modelId",
+        always_streams=True,
+        frame=(1, 3),  # messageStart | contentBlockStop, messageStop, metadata
+        feed=_event_stream_feed,
+    ),
+    "gemini": Api("gemini", "generate_content", lambda c, k: c.models.generate_content(**k), knobs=_gemini_extra_body),
+    "gemini_stream": Api(
+        "gemini",
+        "generate_content",
+        lambda c, k: c.models.generate_content_stream(**k),
+        knobs=_gemini_extra_body,
+        always_streams=True,
+        frame=(0, 1),  # | the chunk with the finish reason and the final usage
+        feed=_gemini_feed,
+    ),
+}
 
 
 Batch = Callable[[int], int]
@@ -70,40 +157,111 @@ Batch = Callable[[int], int]
 class Scenario:
     name: str
     title: str
-    api: str
+    api: str  # a key of APIS
     kwargs: dict[str, Any]
     knobs: dict[str, Any] = field(default_factory=dict)  # demo-server knobs, sent only when recording
+    stretch: tuple[str, int] | None = None  # event streams: (event type repeated, messages in all) once recorded
     is_async: bool = False
     weight: int = 1  # a batch makes calls // weight calls
     configs: tuple[Config, ...] = (BASE, FLOOR, OURS)
     per_call_reference: str | None = None  # streams: the non-stream scenario whose per-call overhead to subtract
     client: Any = None
+    isolated_client: Any = None  # streams: a second client, for the isolated per-chunk measurement
     shape: Shape | None = None
     floor: Floor | None = None
+    error: str = ""  # why this scenario was not (fully) measured; the rest of the run carries on
+
+    @property
+    def spec(self) -> Api:
+        return APIS[self.api]
+
+    @property
+    def sdk(self) -> str:
+        return self.spec.sdk
+
+    @property
+    def model(self) -> str:
+        return str(self.kwargs[self.spec.model_key])
 
     @property
     def stream(self) -> bool:
-        return bool(self.kwargs.get("stream"))
+        return self.spec.always_streams or bool(self.kwargs.get("stream"))
+
+    @property
+    def isolated(self) -> bool:
+        """Measured per chunk in isolation too (bench.chunks)."""
+        return self.stream and self.spec.frame is not None
 
     @property
     def chunks(self) -> int:
         """Chunks the app sees per stream (the first chunk has no time-per-chunk point)."""
         return self.shape.tpoc_points + 1 if self.shape is not None and self.stream else 0
 
-    def record_request(self) -> tuple[str, dict[str, Any]]:
-        kwargs = dict(self.kwargs)
-        if self.knobs:
-            kwargs["extra_body"] = dict(self.knobs)
-        return self.api, kwargs
+    def record_request(self) -> transport.Request:
+        spec, kwargs = self.spec, self.spec.knobs(self.kwargs, self.knobs) if self.knobs else self.kwargs
+
+        def call(client: Any) -> None:
+            result = spec.create(client, kwargs)
+            if self.stream:
+                for _ in spec.items(result):
+                    pass
+
+        return spec.sdk, call
 
     def bind(self, reply: transport.Reply) -> None:
-        self.client = transport.async_client(reply) if self.is_async else transport.sync_client(reply)
+        if self.stretch is not None:
+            reply = reply.stretched(*self.stretch)
+        self.client = transport.client(self.sdk, reply, is_async=self.is_async)
+        if self.isolated:
+            self.isolated_client = transport.client(self.sdk, reply)
+
+    def setup(
+        self, reply: transport.Reply, instrumentation: Any, pipeline: Any, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """Bind to ``reply``, make the first calls, calibrate the floor on our own telemetry of one call
+        (``instrumentation``: a :class:`bench.pipeline.Instrumentation`). A step that fails sets :attr:`error`."""
+        step = "making its client"
+        try:
+            self.bind(reply)
+            step = "the first uninstrumented calls"
+            instrumentation.set(None)
+            self.batch(BASE, loop)(2)  # they load the SDK's lazy modules and models
+            step = "calibrating the floor on llmtel's telemetry"
+            missing = instrumentation.failed.get(self.sdk)
+            if missing:
+                raise RuntimeError(f"llmtel's {self.sdk} instrumentation: {missing}")
+            calibration = Calibration()  # fresh each time: its metric reader is cumulative
+            try:
+                instrumentation.set(calibration)
+                self.batch(OURS, loop)(1)
+            finally:
+                instrumentation.set(None)
+            self.shape = calibration.shape()
+            self.floor = Floor(pipeline, self.shape)
+            calibration.shutdown()
+        except Exception as exc:
+            self.error = f"{step} failed ({type(exc).__name__}: {exc})"
+
+    def make_stream(self) -> Any:
+        """One stream call, uninstrumented or not as the configuration is: what the app iterates."""
+        spec = self.spec
+        return spec.items(spec.create(self.client, self.kwargs))
+
+    def parsed_chunks(self) -> list[Any]:
+        """The chunks of one stream, as the SDK parsed them (call uninstrumented)."""
+        return list(self.make_stream())
+
+    def fed_stream(self, items: list[Any]) -> Any:
+        """A stream call on the isolated client whose SDK stream yields ``items`` (parsed already)."""
+        spec, client, kwargs = self.spec, self.isolated_client, self.kwargs
+        return spec.feed(client, lambda: spec.items(spec.create(client, kwargs)), items)
 
     def calls(self, calls: int) -> int:
         return max(1, calls // self.weight)
 
     def batch(self, config: Config, loop: asyncio.AbstractEventLoop) -> Batch:
-        create, client, kwargs = _create(self.api), self.client, self.kwargs
+        spec, client, kwargs = self.spec, self.client, self.kwargs
+        create, items = spec.create, spec.items
         floor = self.floor if config.floor else None
         if config.floor and floor is None:
             raise RuntimeError(f"{self.name}: no floor (calibrate first)")
@@ -135,12 +293,12 @@ class Scenario:
             f = floor
 
             def call() -> None:
-                for _ in f.stream(lambda: create(client, kwargs)):
+                for _ in f.stream(lambda: items(create(client, kwargs))):
                     pass
         elif self.stream:
 
             def call() -> None:
-                for _ in create(client, kwargs):
+                for _ in items(create(client, kwargs)):
                     pass
         elif floor is not None:
             f = floor
@@ -161,6 +319,17 @@ class Scenario:
         return batch
 
 
+def _stream(name: str, title: str, api: str, kwargs: dict[str, Any], reference: str, **more: Any) -> Scenario:
+    """A stream scenario: fewer calls (one stream makes ~200 chunks' work), its per-call overhead taken as that of
+    the ``reference`` non-stream scenario of the same API."""
+    return Scenario(name, title, api, kwargs, per_call_reference=reference, weight=STREAM_WEIGHT, **more)
+
+
+def long_reply(words: int) -> str:
+    """A reply of ``words`` words: the Anthropic and Gemini wire modules stream at most one chunk per word."""
+    return " ".join(f"word{i}" for i in range(words))
+
+
 def scenarios() -> list[Scenario]:
     prompt = [
         {"role": "system", "content": "You are a concise assistant."},
@@ -170,19 +339,29 @@ def scenarios() -> list[Scenario]:
     # Long streams need room: the demo server honours the token limit.
     stream_chat = {**chat, "max_tokens": 4096, "stream": True, "stream_options": {"include_usage": True}}
     responses = {"model": MODEL, "input": MESSAGES[0]["content"], "temperature": 0.5, "max_output_tokens": 100}
+    text = MESSAGES[0]["content"]
+    anthropic = {"model": ANTHROPIC_MODEL, "messages": MESSAGES, "max_tokens": 100}  # 2.x: no temperature
+    bedrock = {
+        "modelId": BEDROCK_MODEL,
+        "messages": [{"role": "user", "content": [{"text": text}]}],
+        "inferenceConfig": {"temperature": 0.5, "maxTokens": 100},
+    }
+    gemini = {"model": GEMINI_MODEL, "contents": text, "config": {"temperature": 0.5, "max_output_tokens": 100}}
+    reply = long_reply(STREAM_CHUNKS)
     # Stream sizes: chat = role chunk + content chunks + finish chunk + usage chunk; Responses = created,
     # in_progress, output_item.added, content_part.added, deltas, output_text.done, content_part.done,
-    # output_item.done, completed.
+    # output_item.done, completed; Anthropic = message_start, content_block_start, deltas, content_block_stop,
+    # message_delta, message_stop (the SDK drops the ping); Bedrock = messageStart, deltas, contentBlockStop,
+    # messageStop, metadata; Gemini = content chunks, the last with the finish reason.
     return [
         Scenario("chat", "chat (non-stream)", "chat", chat),
-        Scenario(
+        _stream(
             "chat_stream",
             f"chat stream, {STREAM_CHUNKS} chunks",
             "chat",
             stream_chat,
+            "chat",
             knobs={"x_chunks": STREAM_CHUNKS - 3},
-            weight=25,
-            per_call_reference="chat",
         ),
         Scenario(
             "embeddings",
@@ -191,14 +370,13 @@ def scenarios() -> list[Scenario]:
             {"model": "text-embedding-3-small", "input": MESSAGES[0]["content"], "dimensions": 256},
         ),
         Scenario("responses", "Responses create", "responses", responses),
-        Scenario(
+        _stream(
             "responses_stream",
             f"Responses stream, {STREAM_CHUNKS} events",
             "responses",
             {**responses, "max_output_tokens": 4096, "stream": True},
+            "responses",
             knobs={"x_chunks": STREAM_CHUNKS - 8},
-            weight=25,
-            per_call_reference="responses",
         ),
         Scenario("async_chat", "async chat (non-stream)", "chat", chat, is_async=True),
         Scenario(
@@ -207,5 +385,32 @@ def scenarios() -> list[Scenario]:
             "chat",
             {**chat, "messages": prompt},
             configs=(BASE, FLOOR, OURS, OURS_SPAN_CONTENT, OURS_EVENT_CONTENT),
+        ),
+        Scenario("anthropic", "Anthropic messages.create", "anthropic", anthropic),
+        _stream(
+            "anthropic_stream",
+            f"Anthropic messages.create(stream=True), {STREAM_CHUNKS} events",
+            "anthropic",
+            {**anthropic, "max_tokens": 4096, "stream": True},
+            "anthropic",
+            knobs={"x_chunks": STREAM_CHUNKS - 5, "x_reply": reply},
+        ),
+        Scenario("bedrock", "Bedrock converse", "bedrock", bedrock),
+        _stream(
+            "bedrock_stream",
+            f"Bedrock converse_stream, {STREAM_CHUNKS} events",
+            "bedrock_stream",
+            {**bedrock, "inferenceConfig": {"temperature": 0.5, "maxTokens": 4096}},
+            "bedrock",
+            stretch=("contentBlockDelta", STREAM_CHUNKS),  # the wire module streams 4 deltas: repeated
+        ),
+        Scenario("gemini", "Gemini generate_content", "gemini", gemini),
+        _stream(
+            "gemini_stream",
+            f"Gemini generate_content_stream, {STREAM_CHUNKS} chunks",
+            "gemini_stream",
+            {**gemini, "config": {"temperature": 0.5, "max_output_tokens": 4096}},
+            "gemini",
+            knobs={"x_chunks": STREAM_CHUNKS, "x_reply": reply},
         ),
     ]

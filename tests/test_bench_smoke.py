@@ -11,12 +11,15 @@ import pytest
 from bench import report, runner
 from bench.scenarios import BASE, FLOOR, OURS, OURS_EVENT_CONTENT, OURS_SPAN_CONTENT
 
+PROVIDER_NAMES = {"openai": "openai", "anthropic": "anthropic", "bedrock": "aws.bedrock", "gemini": "gcp.gemini"}
+
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[runner.Results]:
     settings = runner.Settings(
         rounds=1,
         calls=2,
+        chunk_rounds=1,
         chunk_reps=1,
         memory_calls=10,
         memory_warmup=3,
@@ -42,8 +45,12 @@ def test_results_file_has_every_row(results: runner.Results) -> None:
         assert needle in text
     for scenario in results.scenarios:
         assert f"| {scenario.title} | 1 span (" in text
-    for title in ("chat stream, 200 chunks, end to end", "Responses stream, 200 events, end to end", "isolated"):
-        assert title in text
+    for scenario in results.scenarios:
+        if scenario.stream:
+            assert f"| {scenario.title}, end to end |" in text
+        if scenario.isolated:
+            assert f"| {scenario.title}, isolated (pre-parsed chunks) |" in text
+    assert "Not (fully) measured" not in text
     for config in (OURS, OURS_SPAN_CONTENT, OURS_EVENT_CONTENT, FLOOR):
         assert f"| {config.name} |" in text
     for row in ("chat (non-stream), base", "chat (non-stream), ours", "abandoned chat streams, ours"):
@@ -64,15 +71,21 @@ def test_every_configuration_was_timed_in_every_round(results: runner.Results) -
             times = results.times[(scenario.name, config.name)]
             assert len(times) == results.settings.rounds
             assert all(t > 0 for t in times)
-    for config in (BASE, FLOOR, OURS):
-        assert len(results.chunk_slopes[config.name]) == results.settings.rounds
+    isolated = {s.name for s in results.scenarios if s.isolated}
+    assert isolated == {"chat_stream", "anthropic_stream", "bedrock_stream", "gemini_stream"}
+    assert set(results.chunk_slopes) == isolated
+    for slopes in results.chunk_slopes.values():
+        for config in (BASE, FLOOR, OURS):
+            assert len(slopes[config.name]) == results.settings.chunk_rounds
 
 
 def test_instrumented_calls_produced_genai_spans_and_metrics(results: runner.Results) -> None:
+    assert {s.sdk for s in results.scenarios} == {"openai", "anthropic", "bedrock", "gemini"}
     for scenario in results.scenarios:
-        operation = "embeddings" if scenario.api == "embeddings" else "chat"
+        assert scenario.error == ""
         assert scenario.shape is not None
-        assert scenario.shape.span_name == f"{operation} {scenario.kwargs['model']}"
+        assert scenario.shape.span_name == f"{scenario.spec.operation} {scenario.model}"
+        assert scenario.shape.request["gen_ai.provider.name"] == PROVIDER_NAMES[scenario.sdk]
         for config in scenario.configs:
             spans, calls = results.spans[(scenario.name, config.name)]
             assert calls > 0
@@ -99,6 +112,14 @@ def test_instrumentation_is_switched_and_restored_exactly(results: runner.Result
     restore = results.restore
     assert restore is not None
     assert restore.wrapped, "instrument() replaced nothing"
+    # every provider's entry points were wrapped (and restored)
+    for method in (
+        "openai.resources.chat.completions.completions.Completions.create",
+        "anthropic.resources.messages.messages.Messages.create",
+        "botocore.client.BaseClient._make_api_call",
+        "google.genai.models.Models.generate_content_stream",
+    ):
+        assert method in restore.wrapped
     assert restore.not_restored == []
     assert results.instrument_ms and results.uninstrument_ms
 
