@@ -80,6 +80,11 @@ _MODALITIES = ("text", "image", "audio")
 
 _PLACEHOLDER = re.compile(r"\{([^}]+)\}")
 _IF_SET = re.compile(r"^(?:if|when) `([\w.]+)` is set\.?$", re.IGNORECASE)
+REQUIRED_ONLY_WHEN_APPLICABLE = {
+    "aws.bedrock.guardrail.id": "marked Required with no condition upstream, yet a call made without a guardrail "
+    "has no id to give: set whenever a guardrail is configured (genai-semconv.md §10.4), not checked otherwise",
+}
+"""Attributes the data marks required that a call can lack through no fault of the instrumentation."""
 _REQUIRED_IF_NOT_SET = re.compile(r"^required if `([\w.]+)` is not set", re.IGNORECASE)
 _MAX_SCHEMA_PROBLEMS = 5
 
@@ -307,6 +312,8 @@ def _make_table(
     for name, info in sorted(levels.items()):
         level = info.get("requirement_level")
         condition = " ".join(str(info.get("condition") or "").split())
+        if level == "required" and name in REQUIRED_ONLY_WHEN_APPLICABLE:
+            continue
         if level == "required":
             required.append(name)
         elif level == "conditionally_required" and condition:
