@@ -365,3 +365,48 @@ def test_unknown_family_and_arn(otel: Otel, bedrock: Any, server: FakeOpenAIServ
         "body"
     ].read()
     assert attributes(otel)["gen_ai.request.max_tokens"] == 9
+
+
+def test_invoke_guardrail(otel: Otel, bedrock: Any, server: FakeOpenAIServer) -> None:
+    otel.instrument("bedrock")
+    body = json.dumps({"prompt": "Say this is a test", "max_gen_len": 9})
+    model = "meta.llama3-1-70b-instruct-v1:0"
+    bedrock.invoke_model(modelId=model, body=body, guardrailIdentifier="sgi5gkybzqak", guardrailVersion="1")[
+        "body"
+    ].read()
+    assert attributes(otel) == base(
+        server,
+        model,
+        COMPLETION,
+        **{
+            "aws.bedrock.guardrail.id": "sgi5gkybzqak",
+            "gen_ai.request.max_tokens": 9,
+            "gen_ai.response.finish_reasons": ("length",),
+            "gen_ai.usage.input_tokens": 5,
+            "gen_ai.usage.output_tokens": 9,
+        },
+    )
+
+
+def test_invoke_metrics(otel: Otel, bedrock: Any, server: FakeOpenAIServer) -> None:
+    otel.instrument("bedrock")
+    model = "meta.llama3-1-70b-instruct-v1:0"
+    bedrock.invoke_model(modelId=model, body=json.dumps({"prompt": "Say this is a test"}))["body"].read()
+    keys = base(server, model, COMPLETION)
+    tokens = {
+        p.attributes["gen_ai.token.type"]: (p.sum, dict(p.attributes)) for p in otel.points("gen_ai.client.token.usage")
+    }
+    assert tokens == {
+        "input": (5, {**keys, "gen_ai.token.type": "input"}),
+        "output": (WORDS, {**keys, "gen_ai.token.type": "output"}),
+    }
+    (duration,) = otel.points("gen_ai.client.operation.duration")
+    assert dict(duration.attributes or {}) == keys and duration.count == 1
+
+
+def test_stall(otel: Otel, bedrock: Any) -> None:
+    otel.instrument("bedrock")
+    bedrock.invoke_model(modelId="stall", body=json.dumps({"prompt": "hi"}))["body"].read()
+    span = otel.span()
+    assert span.end_time is not None and span.start_time is not None
+    assert (span.end_time - span.start_time) / 1e9 >= 0.2
