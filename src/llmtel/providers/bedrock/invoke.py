@@ -199,6 +199,12 @@ class _BodyReader:
         self.chunks = None
         inv.end()
 
+    def dropped(self) -> None:
+        """The app dropped the body unread (the finaliser): end as an abandoned result, as OpenAI's raw ones."""
+        if not self.inv.ended:
+            self.chunks = None
+            self.inv.abandon()
+
 
 class _Tee(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """The HTTP response under the app's ``StreamingBody``: every read goes to the app unchanged, and to the
@@ -209,7 +215,7 @@ class _Tee(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         super().__init__(raw)
         self._self_reader = reader
         self._self_length = int(length) if isinstance(length, (int, str)) and str(length).isdigit() else None
-        reader.finalizer = weakref.finalize(self, reader.done, False)
+        reader.finalizer = weakref.finalize(self, reader.dropped)
 
     def _self_feed(self, data: Any, whole: bool) -> None:
         try:
