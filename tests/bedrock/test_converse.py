@@ -405,3 +405,30 @@ def test_uninstall_restores_the_method(otel: Otel, bedrock: Any) -> None:
     assert botocore.client.BaseClient.__dict__["_make_api_call"] is original
     bedrock.converse(modelId=MODEL, messages=MESSAGES)
     assert otel.spans() == []
+
+
+@pytest.mark.parametrize(
+    ("region", "url", "expected"),
+    [
+        ("us-east-1", None, ("aws.bedrock", "bedrock-runtime.us-east-1.amazonaws.com", 443)),
+        ("eu-central-1", None, ("aws.bedrock", "bedrock-runtime.eu-central-1.amazonaws.com", 443)),
+        (
+            "us-east-1",
+            "https://vpce-1a2b.bedrock-runtime.us-east-1.vpce.amazonaws.com",
+            ("aws.bedrock", "vpce-1a2b.bedrock-runtime.us-east-1.vpce.amazonaws.com", 443),
+        ),
+    ],
+)
+def test_endpoint_from_the_client(region: str, url: str | None, expected: tuple[str, str, int]) -> None:
+    import boto3
+
+    from llmtel import config
+    from llmtel.core.invocation import Telemetry
+    from llmtel.providers.bedrock._common import endpoint_of
+
+    kwargs = {"endpoint_url": url} if url else {}
+    client = boto3.client(
+        "bedrock-runtime", region_name=region, aws_access_key_id="a", aws_secret_access_key="b", **kwargs
+    )
+    found = endpoint_of(client, Telemetry(config.from_env({})))
+    assert (found.provider, found.address, found.port) == expected
