@@ -1,0 +1,81 @@
+"""The same calls with and without llmtel give the app the same results: the same dict keys and values, the same
+stream events in order, the same body bytes, for every operation and model family of the local server."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from llmtel.demo.server import FakeOpenAIServer
+from tests.bedrock import support
+from tests.bedrock.test_invoke import FAMILIES
+from tests.conftest import Otel
+
+MESSAGES = [{"role": "user", "content": [{"text": "Say this is a test"}]}]
+
+
+def run(client: Any) -> list[Any]:
+    """Every operation, every family; the results with what differs per request (ids, dates) blanked."""
+    out: list[Any] = []
+    result = client.converse(modelId="amazon.nova-micro-v1:0", messages=MESSAGES)
+    out.append(sorted(result))
+    out.append(result["output"])
+    stream = client.converse_stream(modelId="amazon.nova-micro-v1:0", messages=MESSAGES)
+    out.append(sorted(stream))
+    out.append(list(stream["stream"]))
+    for model, (body, *_) in FAMILIES.items():
+        response = client.invoke_model(modelId=model, body=json.dumps(body))
+        out.append((sorted(response), response["contentType"], response["body"].read()))
+        events = client.invoke_model_with_response_stream(modelId=model, body=json.dumps(body))
+        out.append([event["chunk"]["bytes"] for event in events["body"]])
+    return out
+
+
+def blank(value: Any) -> str:
+    return re.sub(r"\d+", "#", repr(value))
+
+
+@pytest.mark.parametrize("capture", ["NO_CONTENT", "SPAN_AND_EVENT"])
+def test_instrumented_results_equal_plain_ones(otel: Otel, server: FakeOpenAIServer, capture: str) -> None:
+    client = support.client(server.root_url)
+    plain = run(client)
+    otel.instrument("bedrock", OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=capture)
+    assert blank(run(client)) == blank(plain)
+    assert len(otel.spans()) == 2 + 2 * len(FAMILIES)
+
+
+def test_request_bytes_equal_plain_ones(otel: Otel, server: FakeOpenAIServer) -> None:
+    client = support.client(server.root_url)
+    start = len(server.requests)
+    run(client)
+    middle = len(server.requests)
+    otel.instrument("bedrock", OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="SPAN_AND_EVENT")
+    run(client)
+    plain = [(r.method, r.path, r.body) for r in server.requests[start:middle]]
+    instrumented = [(r.method, r.path, r.body) for r in server.requests[middle:]]
+    assert plain == instrumented
+
+
+def test_reasoning_content(otel: Otel, bedrock: Any) -> None:
+    """A reasoning block in the conversation is recorded as a reasoning part (captured content only)."""
+    otel.instrument("bedrock", OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="SPAN_ONLY")
+    messages = [
+        *MESSAGES,
+        {
+            "role": "assistant",
+            "content": [
+                {"reasoningContent": {"reasoningText": {"text": "thinking", "signature": "s"}}},
+                {"text": "ok"},
+            ],
+        },
+        {"role": "user", "content": [{"text": "again"}]},
+    ]
+    bedrock.converse(modelId="anthropic.claude-3-7-sonnet-20250219-v1:0", messages=messages)
+    recorded = json.loads(str((otel.span().attributes or {})["gen_ai.input.messages"]))
+    assert recorded[1] == {
+        "role": "assistant",
+        "parts": [{"type": "reasoning", "content": "thinking"}, {"type": "text", "content": "ok"}],
+    }
