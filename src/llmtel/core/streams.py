@@ -12,8 +12,9 @@ The factories an adapter uses:
     stream proxy by default. With ``inner`` (an attribute name), the caller gets the entered object itself and
     ``wrap`` proxies the stream it reads underneath instead (Anthropic's ``MessageStream._raw_stream``: every
     helper of the SDK's object, ``text_stream``, ``get_final_message()``, ``until_done()``, reads that one).
-``end_stream(proxy)``
-    Ends the span of one of our proxies now (for SDK helpers that close the HTTP response under the stream).
+``end_stream(proxy, exc=None)``
+    Ends the span of one of our proxies now (for SDK helpers that close the HTTP response under the stream),
+    failed with ``exc`` when given.
 
 ``SyncStreamProxy(wrapped, inv, handler)`` and ``async_stream_proxy(wrapped, inv, handler)`` are the older
 spellings of ``stream_proxy`` and give the same proxies (the class call goes through ``__new__``: a little dearer).
@@ -621,11 +622,12 @@ def manager_proxy(
     return AsyncStreamManagerProxy(wrapped, inv, handler, wrap, inner)
 
 
-def end_stream(stream: Any) -> None:
+def end_stream(stream: Any, exc: BaseException | None = None) -> None:
     """End the span of one of our proxies (no-op for anything else): for SDK helpers that close the HTTP
-    response underneath the stream instead of closing the stream."""
+    response underneath the stream instead of closing the stream. With ``exc``, the span fails with it (the
+    caller's exception that left a ``with`` block around the stream)."""
     if isinstance(stream, _Proxy):
-        stream._self_done(None)
+        stream._self_done(exc)
 
 
 # The generators ``for`` and ``async for`` get. Each holds the proxy, so the proxy (and with it the stream's

@@ -31,8 +31,10 @@ __all__ = ["AnthropicInstrumentor", "install", "installed", "uninstall"]
 
 MIN_VERSION = (0, 40)
 
-_MESSAGES = "anthropic.resources.messages.messages"
-_BETA = "anthropic.resources.beta.messages.messages"
+# The packages, whose classes are the ones their modules define: anthropic 0.40 has ``resources/messages.py``,
+# later versions ``resources/messages/messages.py``, re-exported by the package either way.
+_MESSAGES = "anthropic.resources.messages"
+_BETA = "anthropic.resources.beta.messages"
 _BEDROCK_BETA = "anthropic.lib.bedrock._beta_messages"
 _VERTEX_BETA = "anthropic.lib.vertex._beta_messages"
 
@@ -55,9 +57,14 @@ _TARGETS = _targets(_MESSAGES) + _targets(_BETA) + _targets(_BEDROCK_BETA) + _ta
 
 _HOOKS = (
     Hook("anthropic._response", "BaseAPIResponse._parse", "parse_hook"),
+    Hook("anthropic._legacy_response", "LegacyAPIResponse._parse", "parse_hook"),  # SDKs before 2.x
     Hook("anthropic._response", "APIResponse.close", "close_hook"),
     Hook("anthropic._response", "AsyncAPIResponse.close", "async_close_hook"),
     Hook("anthropic._base_client", "start_api_call_span", "native_span_hook"),
+    Hook("anthropic._streaming", "Stream.close", "stream_close_hook"),
+    Hook("anthropic._streaming", "AsyncStream.close", "async_stream_close_hook"),
+    Hook("anthropic._streaming", "Stream.__exit__", "stream_exit_hook"),
+    Hook("anthropic._streaming", "AsyncStream.__aexit__", "async_stream_exit_hook"),
 )
 
 # The other Anthropic instrumentations. OpenLLMetry's opentelemetry-instrumentation-anthropic and the official

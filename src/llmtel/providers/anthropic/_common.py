@@ -5,7 +5,7 @@ The core's wrapper (:mod:`llmtel.core.call`) runs each call around its adapter (
 result to :func:`dispatch`:
 
     Message / ParsedMessage          → MessagesApi.response(...) → end
-    Stream / AsyncStream             → stream proxy feeding the adapter's chunk handler
+    Stream / AsyncStream             → the same object, its event iterator proxied (see observe)
     (Async)MessageStreamManager      → manager proxy: on enter, the MessageStream's raw stream is proxied, so
                                        text_stream, get_final_message(), until_done() and plain iteration all
                                        feed the handler; the caller keeps the SDK's own MessageStream
@@ -24,6 +24,7 @@ own spans are untouched. With the native tracing off the SDK never asks: nothing
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import weakref
 from collections.abc import Callable, Mapping
@@ -37,9 +38,10 @@ from llmtel.core import endpoints
 from llmtel.core.adapter import Adapter, string
 from llmtel.core.call import complete
 from llmtel.core.invocation import Invocation, Telemetry
-from llmtel.core.streams import end_stream, manager_proxy, stream_proxy
+from llmtel.core.streams import ChunkHandler, end_stream, manager_proxy, stream_proxy
 
 _PENDING = "_llmtel_pending"
+_ITERATOR = "_iterator"  # the SDK's Stream reads its events from this attribute
 _P = sc.GenAiProviderNameValues
 # Clients of SDKs older than ``_gen_ai_provider_name``: the platform by the client class's name.
 _PLATFORMS = (("Bedrock", _P.AWS_BEDROCK), ("Vertex", _P.GCP_VERTEX_AI))
@@ -75,8 +77,9 @@ def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
 
 
 @functools.cache
-def _sdk_types() -> tuple[tuple[type, ...], tuple[type, ...], type]:
-    """(streams, stream managers, raw response base) of the loaded SDK (imported on the first call)."""
+def _sdk_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(streams, stream managers, raw responses) of the loaded SDK (imported on the first call). Older SDKs'
+    ``with_raw_response`` gives a ``LegacyAPIResponse``, which is no ``BaseAPIResponse``."""
     from anthropic import AsyncStream, Stream
     from anthropic._response import BaseAPIResponse
     from anthropic.lib import streaming
@@ -84,7 +87,14 @@ def _sdk_types() -> tuple[tuple[type, ...], tuple[type, ...], type]:
     names: tuple[str, ...] = ("MessageStreamManager", "AsyncMessageStreamManager")
     names += ("BetaMessageStreamManager", "BetaAsyncMessageStreamManager")
     managers = tuple(t for t in (getattr(streaming, n, None) for n in names) if isinstance(t, type))
-    return (Stream, AsyncStream), managers, BaseAPIResponse
+    raw: tuple[type, ...] = (BaseAPIResponse,)
+    try:  # by name: anthropic 2.x has no such module
+        legacy = getattr(importlib.import_module("anthropic._legacy_response"), "LegacyAPIResponse", None)
+    except ImportError:
+        legacy = None
+    if isinstance(legacy, type):
+        raw += (legacy,)
+    return (Stream, AsyncStream), managers, raw
 
 
 _MODEL, _STREAM, _MANAGER, _RAW = range(4)
@@ -116,7 +126,7 @@ def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: A
         complete(inv, api, result)
         return result
     if kind == _STREAM:
-        return stream_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
+        return observe(result, inv, api.stream_handler(inv, kwargs, hide_usage))
     if kind == _MANAGER:
         return manager_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage), inner="_raw_stream")
     # A raw response: the span waits for its parse (or close, or its end as garbage).
@@ -136,6 +146,65 @@ def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: A
             swallowed("parsing a raw response")
             _settle(result, None)
     return result
+
+
+def observe(stream: Any, inv: Invocation, handler: ChunkHandler) -> Any:
+    """The SDK's own Stream / AsyncStream, its events read through a stream proxy of ours.
+
+    The caller gets the very object: anthropic before 1.0 gives ``Stream`` a metaclass whose ``isinstance()``
+    is true for the exact class only, so no proxy of the stream could pass for it. Every way the SDK's stream
+    reads its events (``__iter__``, ``__next__``, async alike) goes through its ``_iterator`` (made in
+    ``__init__`` before 1.0, a cached property since): that one is proxied in the stream's own ``__dict__``. The
+    proxy ends the span when the events end or fail, or when the stream is dropped (its finaliser); ``close()``
+    and a ``with`` block's exit end it through the hooks below."""
+    try:
+        stream.__dict__[_ITERATOR] = stream_proxy(stream._iterator, inv, handler)
+    except Exception:
+        swallowed("observing a stream")  # a stream of a shape we do not know: left alone, unobserved
+        if not inv.ended:
+            inv.end()
+    return stream
+
+
+def _end_observed(stream: Any, exc: BaseException | None = None) -> None:
+    end_stream(getattr(stream, "__dict__", {}).get(_ITERATOR), exc)
+
+
+def stream_close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """Around ``Stream.close``: the SDK closes the HTTP response, not the iterator we observe."""
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _end_observed(instance)
+
+
+async def async_stream_close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _end_observed(instance)
+
+
+def _raised(args: Any) -> BaseException | None:
+    """The exception of ``__exit__(exc_type, exc, tb)``'s arguments, if the ``with`` block raised."""
+    exc = args[1] if len(args) > 1 else None
+    return exc if isinstance(exc, BaseException) else None
+
+
+def stream_exit_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """Around ``Stream.__exit__``: a block that raised ends the stream's span with the caller's exception
+    (the SDK's exit then closes it, which would end it as a success)."""
+    exc = _raised(args)
+    if exc is not None:
+        _end_observed(instance, exc)
+    return wrapped(*args, **kwargs)
+
+
+async def async_stream_exit_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    exc = _raised(args)
+    if exc is not None:
+        _end_observed(instance, exc)
+    return await wrapped(*args, **kwargs)
 
 
 def _settle(response: Any, parsed: Any, error: BaseException | None = None) -> Any:
@@ -196,7 +265,7 @@ def _closed(response: Any) -> None:
         _settle(response, None)
         return
     for parsed in (getattr(response, "_parsed_by_type", None) or {}).values():
-        end_stream(parsed)
+        _end_observed(parsed)
 
 
 # -- the SDK's native tracing ---------------------------------------------------------------------------------------

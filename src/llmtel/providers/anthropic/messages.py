@@ -248,6 +248,8 @@ class MessagesApi(Adapter):
         if type(status) is not int or status >= 400:
             return None  # the core's rule: that status as a string, or the exception's class
         kind = string(getattr(exc, "type", None))
+        if kind is None:  # SDKs before the ``type`` attribute: the envelope itself
+            kind = string(field(field(getattr(exc, "body", None), "error"), "type"))
         if kind:
             return kind
         cls = type(exc)
