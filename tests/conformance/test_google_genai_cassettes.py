@@ -30,6 +30,10 @@ if not DIRECTORY.is_dir():
         f"../shared/cassettes/google-genai not found ({DIRECTORY}): cassette tests skipped", allow_module_level=True
     )
 
+_CLIENT_OPTION = types.HttpOptions.model_fields.get("httpx_client")
+if _CLIENT_OPTION is None or "httpx2" not in str(_CLIENT_OPTION.annotation):
+    pytest.skip("this google-genai does not use httpx2, which the replay transport is", allow_module_level=True)
+
 NAMES = sorted(p.stem for p in Path(DIRECTORY).glob("*.yaml"))
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 HOST = "test-location-aiplatform.googleapis.com"

@@ -10,14 +10,17 @@ from google import genai
 from google.genai import types
 from google.oauth2.credentials import Credentials
 
-NO_RETRY = types.HttpRetryOptions(attempts=1)
+
+def http_options(base_url: str) -> types.HttpOptions:
+    """The SDK's HTTP options for ``base_url``, without retries (older SDKs have no retry options, nor retries)."""
+    if hasattr(types, "HttpRetryOptions"):
+        return types.HttpOptions(base_url=base_url, retry_options=types.HttpRetryOptions(attempts=1))
+    return types.HttpOptions(base_url=base_url)
 
 
 def gemini_client(server: Any) -> genai.Client:
     """A Gemini Developer API client (API key) on the demo server."""
-    return genai.Client(
-        api_key="test-key", http_options=types.HttpOptions(base_url=server.root_url, retry_options=NO_RETRY)
-    )
+    return genai.Client(api_key="test-key", http_options=http_options(server.root_url))
 
 
 def vertex_client(server: Any) -> genai.Client:
@@ -27,7 +30,7 @@ def vertex_client(server: Any) -> genai.Client:
         project="test-project",
         location="us-central1",
         credentials=Credentials(token="test-token"),  # type: ignore[no-untyped-call]
-        http_options=types.HttpOptions(base_url=server.root_url, retry_options=NO_RETRY),
+        http_options=http_options(server.root_url),
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from google import genai
+
 from llmtel import semconv as sc
 from llmtel.demo.server import DEFAULT_REPLY
 from llmtel.demo.wire.gemini import MODEL_VERSION_SUFFIX
@@ -13,6 +15,9 @@ MODEL = "gemini-2.5-flash"
 PROMPT = "What is the weather like"  # 5 input tokens
 REPLY_TOKENS = len(DEFAULT_REPLY.split())  # 10
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+SDK = tuple(int(p) for p in genai.__version__.split(".")[:2])
+"""The installed google-genai's (major, minor): the suite also runs on older SDKs (tests/google_genai/README note
+in test_sdk_range.py), where a few SDK features it exercises do not exist yet."""
 
 
 async def run(result: Any) -> Any:

@@ -24,12 +24,9 @@ CONTENT_KEYS = (
     sc.GEN_AI_SYSTEM_INSTRUCTIONS,
     sc.GEN_AI_TOOL_DEFINITIONS,
 )
-PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}}
-WEATHER = types.Tool(
-    function_declarations=[
-        types.FunctionDeclaration(name="get_weather", description="The weather", parameters_json_schema=PARAMETERS)
-    ]
-)
+PARAMETERS = {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}}
+# a dict, as apps write them too (and the same in every SDK version: parameters_json_schema is newer than 1.0)
+WEATHER = {"function_declarations": [{"name": "get_weather", "description": "The weather", "parameters": PARAMETERS}]}
 
 
 def text(content: str) -> dict[str, Any]:
@@ -69,7 +66,7 @@ async def test_private_by_default(otel: Any, models: Any) -> None:
 
 async def test_text_round_trip(otel: Any, models: Any) -> None:
     otel.instrument("google_genai", **{CAPTURE: "SPAN_ONLY"})
-    config = types.GenerateContentConfig(system_instruction="Be brief", tools=[WEATHER])
+    config = types.GenerateContentConfig(system_instruction="Be brief", tools=[WEATHER])  # type: ignore[list-item]
     await run(models.generate_content(model=MODEL, contents=PROMPT, config=config))
     assert on_span(otel) == {
         sc.GEN_AI_SYSTEM_INSTRUCTIONS: [text("Be brief")],

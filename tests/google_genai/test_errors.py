@@ -15,16 +15,17 @@ from typing import Any
 
 import pytest
 from google import genai
-from google.genai import errors, types
+from google.genai import errors
 from opentelemetry.trace import StatusCode
 
 from llmtel import semconv as sc
 from llmtel.demo.wire.gemini import BROKEN_STREAM, NOT_FOUND, RATE_LIMITED, SERVER_ERROR, STREAM_ERROR
 from llmtel.providers.google_genai._common import Api
-from tests.google_genai.conftest import NO_RETRY
-from tests.google_genai.helpers import MODEL, PROMPT, drain, expected, run, stream_of
+from tests.google_genai.conftest import http_options
+from tests.google_genai.helpers import MODEL, PROMPT, SDK, drain, expected, run, stream_of
 
 DURATION = "gen_ai.client.operation.duration"
+IN_BAND_ERRORS = pytest.mark.skipif(SDK < (2, 0), reason="google-genai < 2 does not raise the in-band stream error")
 
 STATUS = [
     (NOT_FOUND, errors.ClientError, "404"),
@@ -79,6 +80,7 @@ async def test_status_error_on_the_stream(
     assert point.attributes[sc.ERROR_TYPE] == error_type
 
 
+@IN_BAND_ERRORS
 async def test_error_event_mid_stream(otel: Any, server: Any, models: Any) -> None:
     """Two chunks, then the service's in-band error: the SDK raises a ServerError (code 500) from the stream."""
     otel.instrument("google_genai")
@@ -138,8 +140,7 @@ def free_port() -> int:
 async def test_connection_refused(otel: Any) -> None:
     otel.instrument("google_genai")
     port = free_port()
-    options = types.HttpOptions(base_url=f"http://127.0.0.1:{port}", retry_options=NO_RETRY)
-    client = genai.Client(api_key="k", http_options=options)
+    client = genai.Client(api_key="k", http_options=http_options(f"http://127.0.0.1:{port}"))
     with pytest.raises(Exception, match="refused") as raised:
         client.models.generate_content(model=MODEL, contents=PROMPT)
     assert type(raised.value).__name__ == "ConnectError"

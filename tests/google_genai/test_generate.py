@@ -16,12 +16,12 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from llmtel import semconv as sc
 from llmtel.demo.wire.gemini import FUNCTION_ARGS, SAFETY_BLOCKED, SAFETY_STOPPED, THOUGHT_TOKENS
-from tests.google_genai.helpers import MODEL, PROMPT, REPLY_TOKENS, drain, expected, run, stream_of, without_ttfc
+from tests.google_genai.helpers import MODEL, PROMPT, REPLY_TOKENS, SDK, drain, expected, run, stream_of, without_ttfc
 
 WEATHER = types.FunctionDeclaration(
     name="get_weather",
     description="The weather in a city",
-    parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}}},
+    parameters=types.Schema(type=types.Type.OBJECT, properties={"city": types.Schema(type=types.Type.STRING)}),
 )
 
 CASES: list[tuple[str, Any, dict[str, Any]]] = [
@@ -95,8 +95,8 @@ CASES: list[tuple[str, Any, dict[str, Any]]] = [
     ),
     ("text", {"response_mime_type": "text/plain"}, {sc.GEN_AI_OUTPUT_TYPE: sc.GenAiOutputTypeValues.TEXT}),
     (
-        "thinking",
-        types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_level=types.ThinkingLevel.LOW)),
+        "thinking",  # thinking_level (Gemini 3) is newer than some SDKs we support: as a dict, sent as given
+        {"thinking_config": {"thinking_level": "LOW"}},
         {
             sc.GEN_AI_REQUEST_REASONING_LEVEL: "LOW",
             sc.GEN_AI_USAGE_OUTPUT_TOKENS: REPLY_TOKENS + THOUGHT_TOKENS,
@@ -115,6 +115,9 @@ CASES: list[tuple[str, Any, dict[str, Any]]] = [
         {sc.GEN_AI_USAGE_OUTPUT_TOKENS: 3},
     ),
 ]
+
+
+CASES = [c for c in CASES if c[0] != "thinking" or "thinking_level" in types.ThinkingConfig.model_fields]
 
 
 @pytest.mark.parametrize(("config", "extra"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -264,4 +267,5 @@ async def test_automatic_function_calling_is_one_span_per_model_call(otel: Any, 
     chat = gemini.chats.create(model=MODEL, config={"tools": [get_weather]})
     chat.send_message(PROMPT)
     assert len(server.requests) == before + 4
-    assert len(otel.spans()) == 3
+    # google-genai 2 and 3 run a chat's function calling themselves; 1.x left it to models.generate_content
+    assert len(otel.spans()) == (3 if SDK >= (2, 0) else 2)

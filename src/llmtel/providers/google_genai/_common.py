@@ -20,7 +20,7 @@ from opentelemetry.util.types import AttributeValue
 from llmtel import semconv as sc
 from llmtel._internal import swallowed
 from llmtel.core import endpoints
-from llmtel.core.adapter import Adapter, RequestTable, view
+from llmtel.core.adapter import Adapter, RequestTable, field, view
 from llmtel.core.call import complete
 from llmtel.core.invocation import Invocation, Telemetry
 from llmtel.core.streams import stream_proxy
@@ -43,7 +43,8 @@ def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
     """
     api_client = getattr(instance, "_api_client", None)
     vertex = getattr(api_client, "vertexai", None) is True
-    base_url = getattr(getattr(api_client, "_http_options", None), "base_url", None)
+    # an HttpOptions model; a dict before google-genai 1.x's typed options
+    base_url = field(getattr(api_client, "_http_options", None), "base_url")
     cache = telemetry.endpoint_cache
     key = id(base_url) * 2 + vertex
     entry = cache.get(key)
