@@ -120,7 +120,8 @@ def _kind(result: Any) -> int:
 
 
 def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: Any, hide_usage: bool) -> Any:
-    """What the caller gets (the core's ``Dispatch``): ``result`` itself, or a faithful proxy of a stream."""
+    """What the caller gets (the core's ``Dispatch``): ``result`` itself (a stream observed in place), or a proxy
+    of a stream manager."""
     kind = _kind(result)
     if kind == _MODEL:
         complete(inv, api, result)
