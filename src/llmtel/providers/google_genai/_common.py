@@ -20,7 +20,7 @@ from opentelemetry.util.types import AttributeValue
 from llmtel import semconv as sc
 from llmtel._internal import swallowed
 from llmtel.core import endpoints
-from llmtel.core.adapter import Adapter, RequestTable, field, view
+from llmtel.core.adapter import Adapter, Converter, RequestTable, field, request_attributes, view
 from llmtel.core.call import complete
 from llmtel.core.invocation import Invocation, Telemetry
 from llmtel.core.streams import stream_proxy
@@ -99,44 +99,38 @@ class Api(Adapter):
 # -- the request's config -----------------------------------------------------------------------------------------
 
 
-def config_attributes(config: Any, table: RequestTable, attrs: dict[str, AttributeValue]) -> Mapping[str, Any]:
-    """The attributes of ``config`` (a ``GenerateContentConfig`` / ``EmbedContentConfig``, or a dict): the
-    fields ``table`` names that are set; returns the config's fields.
+class ConfigTable:
+    """A config's fields that become attributes: snake_case names (a config model's fields) → (attribute,
+    converter), and the same with each name's camelCase spelling added, for dicts (the SDK's models accept both
+    spellings through their alias generator, so apps write either)."""
 
-    A model's fields are looked up by name (a config model has ~50 fields, nearly all None; a call sets a few); a
-    dict's few items are walked instead. The table lists a dict's camelCase spellings too: the SDK's models
-    accept both (their alias generator), so apps write either.
-    """
+    __slots__ = ("dicts", "models")
+
+    def __init__(self, table: RequestTable) -> None:
+        self.models: tuple[tuple[str, tuple[str, Converter]], ...] = tuple(table.items())
+        spelled = dict(table)
+        for name, spec in table.items():
+            head, *rest = name.split("_")
+            spelled[head + "".join(p.title() for p in rest)] = spec
+        self.dicts: RequestTable = spelled
+
+
+def config_attributes(config: Any, table: ConfigTable, attrs: dict[str, AttributeValue]) -> None:
+    """The attributes of ``config`` (a ``GenerateContentConfig`` / ``EmbedContentConfig``, or a dict): the fields
+    ``table`` names that are set. A config model has ~50 fields, nearly all None, and a call sets a few: the
+    table's few names are looked up in its fields; a dict's few items are walked instead."""
     if config is None:
-        return _NONE
+        return
     if type(config) is dict:
-        for name, value in config.items():
-            spec = table.get(name)
-            if spec is not None and value is not None:
-                found = spec[1](value)
-                if found is not None:
-                    attrs[spec[0]] = found
-        return config
+        request_attributes(config, table.dicts, attrs)
+        return
     fields = view(config)
-    for name, spec in table.items():
+    for name, (key, convert) in table.models:
         value = fields.get(name)
         if value is not None:
-            found = spec[1](value)
+            found = convert(value)
             if found is not None:
-                attrs[spec[0]] = found
-    return fields
-
-
-_NONE: Mapping[str, Any] = {}
-
-
-def camel(table: RequestTable) -> RequestTable:
-    """``table`` with each snake_case name's camelCase spelling added (``max_output_tokens`` → ``maxOutputTokens``)."""
-    out = dict(table)
-    for name, spec in table.items():
-        head, *rest = name.split("_")
-        out[head + "".join(p.title() for p in rest)] = spec
-    return out
+                attrs[key] = found
 
 
 def config_field(config: Any, name: str, camel_name: str) -> Any:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from llmtel import semconv as sc
-from llmtel.core.adapter import RequestTable, field, integer, put, view
+from llmtel.core.adapter import field, integer, put, view
 from llmtel.core.invocation import Invocation
 from llmtel.core.values import token_count
-from llmtel.providers.google_genai._common import Api, camel, config_attributes
+from llmtel.providers.google_genai._common import Api, ConfigTable, config_attributes
 
-_CONFIG: RequestTable = camel({"output_dimensionality": (sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, integer)})
+_CONFIG = ConfigTable({"output_dimensionality": (sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, integer)})
 
 
 def _statistics_tokens(embeddings: Any) -> int | None:

@@ -32,7 +32,6 @@ from opentelemetry.util.types import AttributeValue
 from llmtel import semconv as sc
 from llmtel.core import content as c
 from llmtel.core.adapter import (
-    RequestTable,
     choice_count,
     field,
     integer,
@@ -46,7 +45,7 @@ from llmtel.core.invocation import Invocation
 from llmtel.core.values import token_count
 from llmtel.providers.google_genai._common import (
     Api,
-    camel,
+    ConfigTable,
     config_attributes,
     config_field,
     enum_text,
@@ -77,7 +76,7 @@ def _reasoning_level(thinking: Any) -> str | None:
     return enum_text(config_field(thinking, "thinking_level", "thinkingLevel"))
 
 
-_CONFIG: RequestTable = camel(
+_CONFIG = ConfigTable(
     {
         "temperature": (sc.GEN_AI_REQUEST_TEMPERATURE, number),
         "top_p": (sc.GEN_AI_REQUEST_TOP_P, number),
@@ -353,9 +352,13 @@ class GenerateContentApi(Api):
     operation = sc.GenAiOperationNameValues.GENERATE_CONTENT
 
     def request(self, kwargs: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
-        config = config_attributes(kwargs.get("config"), _CONFIG, attrs)
+        config = kwargs.get("config")
+        if config is None:
+            return
+        config_attributes(config, _CONFIG, attrs)
         if sc.GEN_AI_OUTPUT_TYPE not in attrs and (
-            config.get("response_schema") is not None or config.get("response_json_schema") is not None
+            config_field(config, "response_schema", "responseSchema") is not None
+            or config_field(config, "response_json_schema", "responseJsonSchema") is not None
         ):
             attrs[sc.GEN_AI_OUTPUT_TYPE] = sc.GenAiOutputTypeValues.JSON
 
