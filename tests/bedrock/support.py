@@ -1,19 +1,11 @@
-"""What the Bedrock tests share: real boto3 clients on the local server, and the ``otel`` pipeline with the
-conventions' check.
-
-The check differs from the suite's in one point, on purpose: the conventions mark ``aws.bedrock.guardrail.id``
-Required on every Bedrock inference span, with no condition (genai-semconv.md §10.4: "set it whenever a
-guardrail is configured; upstream gives no condition"). A call without a guardrail has no id to give, and a
-made-up one would be false data, so llmtel sets it exactly when the request names a guardrail, and the check
-here accepts its absence then (and only then: any other problem still fails the test).
-"""
+"""What the Bedrock tests share: real boto3 clients (on the local server, or on a server answering given bytes:
+cassettes, malformed replies)."""
 
 from __future__ import annotations
 
 import json
 import struct
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,10 +14,6 @@ from urllib.parse import unquote
 import boto3
 from botocore.config import Config
 
-from tests.conformance.semconv_check import load_checker
-from tests.conftest import Otel
-
-GUARDRAIL_MISSING = "missing required attribute 'aws.bedrock.guardrail.id'"
 CONTENT = {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_AND_EVENT"}
 # botocore retries throttling and 5xx by default; the tests want one HTTP request per call
 NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -42,29 +30,6 @@ def client(endpoint_url: str, **kwargs: Any) -> Any:
         aws_secret_access_key="test-secret-key",
         **kwargs,
     )
-
-
-def checked_pipeline() -> Iterator[Otel]:
-    """The ``otel`` fixture's pipeline and its teardown check (tests/conftest.py), with the exception above."""
-    pipeline = Otel()
-    try:
-        yield pipeline
-    finally:
-        pipeline.uninstrument()
-    checker = load_checker()
-    if checker is None:
-        return
-    problems: list[str] = []
-    for span in pipeline.span_exporter.get_finished_spans():
-        found = checker.check_span(span)
-        if "aws.bedrock.guardrail.id" not in (span.attributes or {}):
-            found = [p for p in found if not p.endswith(GUARDRAIL_MISSING)]
-        problems += found
-    problems += checker.check_metrics(pipeline.metric_reader.get_metrics_data())
-    for record in pipeline.logs():
-        found = checker.check_log(record)
-        problems += [p for p in found if not p.endswith(GUARDRAIL_MISSING)]
-    assert not problems, "semantic-convention problems:\n" + "\n".join(problems)
 
 
 # -- a local server answering given bytes (cassettes, and malformed replies) ------------------------------------

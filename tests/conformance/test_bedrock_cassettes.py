@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -40,11 +39,6 @@ OPERATIONS = {
     "invoke": "invoke_model",
     "invoke-with-response-stream": "invoke_model_with_response_stream",
 }
-
-
-@pytest.fixture
-def otel() -> Iterator[Otel]:
-    yield from support.checked_pipeline()
 
 
 def reply_of(interaction: Interaction) -> Canned:

@@ -335,12 +335,17 @@ def _one_source(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _show(argv: list[str], out: TextIO) -> int:
-    parser = argparse.ArgumentParser(prog="llmtel logs show", description="One call in full.")
-    parser.add_argument("id", metavar="ID", help="span id, or a unique prefix of one")
+def _by_id(argv: list[str], command: str, description: str, id_help: str, json_help: str) -> argparse.Namespace:
+    """The command line of ``show`` and ``conversation``: an ID, sources, ``--json``."""
+    parser = argparse.ArgumentParser(prog=f"llmtel logs {command}", description=description)
+    parser.add_argument("id", metavar="ID", help=id_help)
     _one_source(parser)
-    parser.add_argument("--json", action="store_true", help="the record as JSON")
-    args = parser.parse_intermixed_args(argv)
+    parser.add_argument("--json", action="store_true", help=json_help)
+    return parser.parse_intermixed_args(argv)
+
+
+def _show(argv: list[str], out: TextIO) -> int:
+    args = _by_id(argv, "show", "One call in full.", "span id, or a unique prefix of one", "the record as JSON")
     with open_sources(args.source) as store:
         record = store.get(args.id)
     if record is None:
@@ -354,11 +359,13 @@ def _show(argv: list[str], out: TextIO) -> int:
 
 
 def _conversation(argv: list[str], out: TextIO) -> int:
-    parser = argparse.ArgumentParser(prog="llmtel logs conversation", description="A conversation as a thread.")
-    parser.add_argument("id", metavar="ID", help="the conversation id (gen_ai.conversation.id)")
-    _one_source(parser)
-    parser.add_argument("--json", action="store_true", help="its records, oldest first, one JSON per line")
-    args = parser.parse_intermixed_args(argv)
+    args = _by_id(
+        argv,
+        "conversation",
+        "A conversation's calls as a thread.",
+        "the conversation id (gen_ai.conversation.id)",
+        "its records, oldest first, one JSON per line",
+    )
     with open_sources(args.source) as store:
         records = store.query(Query(conversation=args.id), oldest_first=True)
     if not records:

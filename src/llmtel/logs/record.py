@@ -18,6 +18,15 @@ from typing import Any
 from llmtel import semconv as sc
 from llmtel.core.values import text, token_count
 
+TOKEN_FIELDS: tuple[str, ...] = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
 FIELDS: tuple[str, ...] = (
     "time",
     "trace_id",
@@ -32,12 +41,7 @@ FIELDS: tuple[str, ...] = (
     "stream",
     "duration_ms",
     "time_to_first_chunk_ms",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
+    *TOKEN_FIELDS,
     "cost_usd",
     "finish_reasons",
     "error_type",
@@ -310,14 +314,7 @@ def clean(value: Any) -> Record | None:
     record["stream"] = _bool(value.get("stream"))
     for key in ("duration_ms", "time_to_first_chunk_ms", "cost_usd"):
         record[key] = _float(value.get(key))
-    for key in (
-        "input_tokens",
-        "output_tokens",
-        "total_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "reasoning_tokens",
-    ):
+    for key in TOKEN_FIELDS:
         record[key] = token_count(value.get(key))
     record["finish_reasons"] = _reasons(value.get("finish_reasons"))
     for key in CONTENT_FIELDS:
