@@ -266,3 +266,34 @@ def test_converse_stream_close_before_consumption(otel: Otel) -> None:
         result["stream"].close()
         attrs = dict(otel.span().attributes or {})
     assert "gen_ai.response.finish_reasons" not in attrs and "error.type" not in attrs
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cassette_content(otel: Otel, name: str) -> None:
+    """Every recording again with content capture on: the content of each span parses, carries the recorded
+    texts, and (at the fixture's teardown) matches the conventions' message schemas, on spans and events."""
+    cassette = Cassette(name, DIRECTORY)
+    with CannedServer([reply_of(i) for i in cassette.interactions]) as server:
+        client = support.client(server.url)
+        otel.instrument("bedrock", **CONTENT)
+        for interaction in cassette.interactions:
+            method, _, kwargs = call_of(interaction)
+            if interaction.status >= 300:
+                with pytest.raises(ClientError):
+                    getattr(client, method)(**kwargs)
+            else:
+                consume(method, getattr(client, method)(**kwargs))
+    for span, interaction in zip(otel.spans(), cassette.interactions, strict=True):
+        attrs = dict(span.attributes or {})
+        if not interaction.request_body:  # recorded without a body: there is no content to record
+            assert "gen_ai.input.messages" not in attrs
+            continue
+        inputs = json.loads(str(attrs["gen_ai.input.messages"]))
+        assert inputs and all(m["parts"] for m in inputs)
+        recorded = interaction.request_body or ""
+        for text in (p.get("content") for m in inputs for p in m["parts"] if p["type"] == "text"):
+            assert json.dumps(text)[1:-1][:40] in recorded.replace("\n", "\\n") or text in recorded
+        if interaction.status < 300:
+            outputs = json.loads(str(attrs["gen_ai.output.messages"]))
+            assert len(outputs) >= 1 and outputs[0]["role"] == "assistant"
+    assert len(otel.logs()) == len(cassette.interactions)
