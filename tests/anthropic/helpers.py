@@ -36,6 +36,16 @@ async def drain(stream: Any) -> list[Any]:
     return list(stream)
 
 
+async def helper(manager: Any, use: str) -> Any:
+    """Enter a ``messages.stream()`` manager (``with`` or ``async with``), call its MessageStream's ``use``
+    (``get_final_text``, ``until_done`` …) and return what that gave."""
+    if not hasattr(type(manager), "__enter__"):
+        async with manager as stream:
+            return await getattr(stream, use)()
+    with manager as stream:
+        return getattr(stream, use)()
+
+
 async def create(llm: Any, **kwargs: Any) -> Any:
     """``messages.create`` with the defaults above (sync or async by the client)."""
     kwargs.setdefault("model", MODEL)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from llmtel import semconv as sc
-from tests.anthropic.helpers import MAX_TOKENS, MODEL, drain, run
+from tests.anthropic.helpers import MAX_TOKENS, MODEL, drain, helper, run
 
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 TOOL = {"name": "get_weather", "input_schema": {"type": "object"}}
@@ -31,12 +31,7 @@ def call(llm: Any, how: str, **kwargs: Any) -> Any:
 
 async def finish(result: Any, how: str) -> None:
     if how == "stream-helper":
-        if hasattr(result, "__aenter__"):
-            async with result as stream:
-                await stream.until_done()
-        else:
-            with result as stream:
-                stream.until_done()
+        await helper(result, "until_done")
     elif how == "stream":
         await drain(result)
 

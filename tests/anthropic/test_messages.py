@@ -27,6 +27,7 @@ from tests.anthropic.helpers import (
     create,
     drain,
     expected,
+    helper,
     request_n,
     run,
     without_ttfc,
@@ -121,13 +122,7 @@ async def test_streamed_create_gives_the_same_attributes(
 
 async def test_stream_helper_span(otel: Any, server: Any, llm: Any, is_async: bool) -> None:
     otel.instrument("anthropic")
-    manager = llm.messages.stream(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES)
-    if is_async:
-        async with manager as stream:
-            text = await stream.get_final_text()
-    else:
-        with manager as stream:
-            text = stream.get_final_text()
+    text = await helper(llm.messages.stream(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES), "get_final_text")
     assert text.startswith("This is a deterministic reply")
     attrs = without_ttfc(otel.span().attributes)
     assert attrs == expected(server, request_n(server), {sc.GEN_AI_REQUEST_STREAM: True})
@@ -164,13 +159,9 @@ async def test_beta_messages(otel: Any, server: Any, llm: Any, is_async: bool) -
         await run(llm.beta.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES, stream=True))
     )
     assert events[-1].type == "message_stop"
-    manager = llm.beta.messages.stream(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES)
-    if is_async:
-        async with manager as stream:
-            final = await stream.get_final_message()
-    else:
-        with manager as stream:
-            final = stream.get_final_message()
+    final = await helper(
+        llm.beta.messages.stream(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES), "get_final_message"
+    )
     assert isinstance(final, anthropic.types.beta.BetaMessage)
     spans = otel.spans()
     assert [without_ttfc(s.attributes) for s in spans] == [

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests.anthropic.helpers import DURATION, MAX_TOKENS, MESSAGES, MODEL, create, drain, run
+from tests.anthropic.helpers import DURATION, MAX_TOKENS, MESSAGES, MODEL, create, drain, helper, run
 
 
 class Native:
@@ -51,13 +51,7 @@ async def every_kind_of_call(llm: Any, is_async: bool) -> None:
     """create, create(stream=True) read to the end, and stream() with get_final_text()."""
     await create(llm)
     await drain(await create(llm, stream=True))
-    manager = llm.messages.stream(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES)
-    if is_async:
-        async with manager as stream:
-            await stream.get_final_text()
-    else:
-        with manager as stream:
-            stream.get_final_text()
+    await helper(llm.messages.stream(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES), "get_final_text")
 
 
 def traceparent_ids(server: Any, count: int) -> list[tuple[str, str]]:
