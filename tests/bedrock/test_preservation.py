@@ -79,3 +79,27 @@ def test_reasoning_content(otel: Otel, bedrock: Any) -> None:
         "role": "assistant",
         "parts": [{"type": "reasoning", "content": "thinking"}, {"type": "text", "content": "ok"}],
     }
+
+
+def test_metrics_have_openais_shape(otel: Otel, server: FakeOpenAIServer) -> None:
+    """One dashboard for every provider: the same instruments, and attribute keys from the same set."""
+    from llmtel.core.metrics import METRIC_ATTRIBUTE_KEYS
+
+    otel.instrument("bedrock")
+    run(support.client(server.root_url))
+    names = set()
+    for metric_name in (
+        "gen_ai.client.operation.duration",
+        "gen_ai.client.token.usage",
+        "gen_ai.client.operation.time_to_first_chunk",
+        "gen_ai.client.operation.time_per_output_chunk",
+    ):
+        points = otel.points(metric_name)
+        assert points, metric_name
+        names.add(metric_name)
+        for point in points:
+            keys = set(point.attributes or {}) - {"error.type", "gen_ai.token.type"}
+            assert keys <= set(METRIC_ATTRIBUTE_KEYS), (metric_name, keys - set(METRIC_ATTRIBUTE_KEYS))
+    data = otel.metrics_data()
+    produced = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert produced == names
