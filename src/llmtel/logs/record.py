@@ -180,6 +180,20 @@ def parse_iso(value: str) -> int | None:
     return int(moment.timestamp() * 1_000_000) * 1000
 
 
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A structured attribute value as JSON-ready data: the SDK hands sequences over as tuples (and mappings
+    of its own kinds); anything not JSON-shaped becomes its text; nesting past any sane depth is cut off."""
+    if depth > 64:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, depth + 1) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
 def _content(value: Any) -> list[Any] | None:
     """A content attribute: a list, given structured (an event) or as its JSON text (a span)."""
     if isinstance(value, str):
@@ -187,8 +201,10 @@ def _content(value: Any) -> list[Any] | None:
             return None
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
+    elif isinstance(value, tuple):
+        value = _plain(value)
     return value if isinstance(value, list) else None
 
 
