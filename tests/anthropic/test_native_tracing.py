@@ -131,3 +131,17 @@ async def test_uninstrument_gives_the_sdk_its_spans_back(
     await run(llm.close())
     assert native.names() == ["anthropic.messages.create"]
     assert otel.spans() == []
+
+
+async def test_native_content_mode_records_nothing_under_our_span(otel: Any, server: Any, is_async: bool) -> None:
+    """The SDK's own content mode (``traces.content_mode="content"``, which without llmtel puts the prompt on
+    its span) has no span to put content on: under llmtel, prompts are recorded by llmtel's capture setting
+    alone (off here), never by the SDK's."""
+    otel.instrument("anthropic")
+    llm = client(server, is_async, {"tracer_provider": otel.tracer_provider, "traces": {"content_mode": "content"}})
+    await every_kind_of_call(llm, is_async)
+    await run(llm.close())
+    spans = otel.span_exporter.get_finished_spans()
+    assert len(spans) == 3
+    assert "What is the weather" not in repr([dict(s.attributes or {}) for s in spans])
+    assert otel.logs() == []
