@@ -150,3 +150,26 @@ def test_huge_invoke_body_is_read_but_not_parsed(otel: Otel, monkeypatch: pytest
         attrs = dict(otel.span().attributes or {})
     assert json.loads(raw) == payload
     assert "gen_ai.response.id" not in attrs and "gen_ai.request.max_tokens" in attrs
+
+
+def test_error_type_rules() -> None:
+    """The documented error.type values (llmtel.providers.bedrock._common): status first, then the code."""
+    from botocore.exceptions import ClientError, EventStreamError
+
+    from llmtel.providers.bedrock._common import error_type
+
+    def response(code: Any, status: Any = None) -> dict[str, Any]:
+        found: dict[str, Any] = {"Error": {"Code": code, "Message": "m"}}
+        if status is not None:
+            found["ResponseMetadata"] = {"HTTPStatusCode": status}
+        return found
+
+    assert error_type(ClientError(response("ThrottlingException", 429), "Converse")) == "429"
+    assert error_type(ClientError(response("UnrecognizedClientException", 403), "Converse")) == "403"
+    assert error_type(ClientError(response("ValidationException"), "Converse")) == "400"  # no status: the code's
+    assert error_type(EventStreamError(response("throttlingException", 400), "ConverseStream")) == "429"
+    assert error_type(EventStreamError(response("modelStreamErrorException"), "ConverseStream")) == "424"
+    assert error_type(EventStreamError(response("someNewException"), "ConverseStream")) == "someNewException"
+    assert error_type(EventStreamError(response("x" * 500), "ConverseStream")) == "x" * 64
+    assert error_type(ClientError(response(None, True), "Converse")) is None  # the core's rule: the class
+    assert error_type(ValueError("not botocore's")) is None

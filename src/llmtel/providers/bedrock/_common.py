@@ -56,6 +56,9 @@ STATUS_BY_CODE: Mapping[str, str] = {
 }
 
 
+_MAX_CODE = 64  # AWS error codes are short names; a longer one is not a code to group dashboards by
+
+
 def _status(value: Any) -> str | None:
     if type(value) is int and 100 <= value <= 599:
         return str(value)
@@ -76,7 +79,7 @@ def error_type(exc: BaseException) -> str | None:
     code = error.get("Code") if isinstance(error, dict) else None
     if not isinstance(code, str):
         return None
-    return STATUS_BY_CODE.get(code) or string(code)
+    return STATUS_BY_CODE.get(code) or string(code[:_MAX_CODE])  # the server's word: bounded, valid UTF-8
 
 
 class BedrockApi(Adapter):
