@@ -158,5 +158,10 @@ def test_error_type_rules() -> None:
         "google.genai.UnknownFunctionCallArgumentError"
     )
     assert api.error_type(ValueError("x")) is None  # the core's rule: "ValueError"
+
+    class Closed(Exception):
+        code = 404  # another library's code attribute is not taken for an HTTP status
+
+    assert api.error_type(Closed()) is None
     big = errors.APIError(0, {"error": {"code": 10**30}})
     assert api.error_type(big) == "google.genai.APIError"

@@ -87,13 +87,13 @@ class Api(Adapter):
         """``APIError.code`` (the HTTP status, also for an error event inside a stream) as a string; the core's
         rule for anything else (``httpx2.ReadTimeout`` …), but ``google.genai.<class>`` for the SDK's own
         exceptions, whose top-level package ``google`` alone would not tell which library raised them."""
+        cls = type(exc)
+        if not cls.__module__.startswith("google.genai"):
+            return None  # another library's ``code`` (a websocket close code, an errno name) is no HTTP status
         code = getattr(exc, "code", None)
         if type(code) is int and 100 <= code <= 599:
             return str(code)
-        cls = type(exc)
-        if cls.__module__.startswith("google.genai"):
-            return f"google.genai.{cls.__qualname__}"
-        return None
+        return f"google.genai.{cls.__qualname__}"
 
 
 # -- the request's config -----------------------------------------------------------------------------------------
