@@ -432,3 +432,15 @@ def test_endpoint_from_the_client(region: str, url: str | None, expected: tuple[
     )
     found = endpoint_of(client, Telemetry(config.from_env({})))
     assert (found.provider, found.address, found.port) == expected
+
+
+def test_structured_output_type(otel: Otel, bedrock: Any) -> None:
+    members = bedrock.meta.service_model.operation_model("Converse").input_shape.members
+    if "outputConfig" not in members:
+        pytest.skip("this botocore's Converse has no outputConfig")
+    otel.instrument("bedrock")
+    schema = {"jsonSchema": {"schema": json.dumps({"type": "object"}), "name": "answer"}}
+    bedrock.converse(
+        modelId=MODEL, messages=MESSAGES, outputConfig={"textFormat": {"type": "json_schema", "structure": schema}}
+    )
+    assert (otel.span().attributes or {})["gen_ai.output.type"] == "json"

@@ -53,6 +53,10 @@ def converse_request(kwargs: Mapping[str, Any], config: RequestTable, attrs: dic
     config_ = kwargs.get("guardrailConfig")
     if type(config_) is dict:
         guardrail(config_.get("guardrailIdentifier"), attrs)
+    output = kwargs.get("outputConfig")  # structured output: textFormat {"type": "json_schema", …}
+    text_format = output.get("textFormat") if type(output) is dict else None
+    if type(text_format) is dict and text_format.get("type") == "json_schema":
+        attrs[sc.GEN_AI_OUTPUT_TYPE] = sc.GenAiOutputTypeValues.JSON
 
 
 # -- content ----------------------------------------------------------------------------------------------------
