@@ -209,14 +209,15 @@ class MessagesApi(Adapter):
             put(attrs, sc.GEN_AI_REQUEST_REASONING_LEVEL, string(field(config, "effort")))
             if field(field(config, "format"), "type") == "json_schema":
                 attrs[sc.GEN_AI_OUTPUT_TYPE] = _JSON
+        # `is not None` first: an ABC isinstance() of the usual None costs more than the rest of this method
         extra = kwargs.get("extra_body")
-        if isinstance(extra, Mapping):
+        if extra is not None and isinstance(extra, Mapping):
             for name in _EXTRA:
                 if name in extra:
                     key, convert = REQUESTS[name]
                     put(attrs, key, convert(extra[name]))
         headers = kwargs.get("extra_headers")
-        if isinstance(headers, Mapping) and headers:
+        if headers and isinstance(headers, Mapping):
             # Bedrock applies a guardrail named by this header (InvokeModel's); the SDK has no parameter for it
             for name, value in headers.items():
                 if isinstance(name, str) and name.lower() == _GUARDRAIL_HEADER:
