@@ -292,3 +292,43 @@ async def test_a_failing_generator_fails_in_the_sdk_as_without_us(otel: Any, mod
     with pytest.raises(type(plain_error.value)) as ours:
         await run(models.generate_content(model=MODEL, contents=broken()))
     assert str(ours.value) == str(plain_error.value)
+
+
+# -- privacy fails closed; huge content --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["SPAN_ONLY", "SPAN_AND_EVENT"])
+async def test_unloadable_redactor_records_no_content(otel: Any, models: Any, mode: str) -> None:
+    otel.instrument("google_genai", **{CAPTURE: mode, "LLMTEL_CONTENT_REDACTOR": "no.such.module:redact"})
+    await run(models.generate_content(model=MODEL, contents="my secret", config={"system_instruction": "secret"}))
+    await stream_of(models, model=MODEL, contents="my secret")
+    for span in otel.spans():
+        assert not set(CONTENT_KEYS) & set(span.attributes)
+        assert "secret" not in repr(dict(span.attributes))
+        assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)  # the rest is intact
+    for record in otel.logs():
+        assert "secret" not in repr(dict(record.log_record.attributes))
+
+
+HUGE = "abcdefghi " * 104_858  # 1 MiB of words
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+async def test_huge_content_is_cut_to_valid_json(otel: Any, models: Any, stream: bool) -> None:
+    config = {"http_options": types.HttpOptions(extra_body={"x_reply": HUGE, "x_chunks": 20})}
+
+    async def call() -> str:
+        if stream:
+            return "".join(c.text or "" for c in await stream_of(models, model=MODEL, contents=HUGE, config=config))
+        return str((await run(models.generate_content(model=MODEL, contents=HUGE, config=config))).text)
+
+    expected = await call()
+    assert len(expected) >= 1_000_000
+    otel.instrument("google_genai", **{CAPTURE: "SPAN_ONLY", "LLMTEL_MAX_CONTENT_LENGTH": "100"})
+    assert await call() == expected
+    attrs = otel.span().attributes
+    cut = HUGE[:100] + f"…[truncated {len(HUGE) - 100} chars]"
+    assert json.loads(attrs[sc.GEN_AI_INPUT_MESSAGES]) == [user(cut)]
+    [message] = json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [text(expected[:100] + f"…[truncated {len(expected) - 100} chars]")]
+    assert len(attrs[sc.GEN_AI_OUTPUT_MESSAGES]) < 400
