@@ -35,13 +35,13 @@ def lengthen(chunks: list[Any], total: int, frame: tuple[int, int]) -> list[Any]
     return [*head, *(body[i % len(body)] for i in range(need)), *tail]
 
 
-def lengths(scenario: Scenario) -> tuple[list[Any], list[Any]]:
-    """The scenario's stream as parsed chunks, at both lengths (one uninstrumented call)."""
+def lengths(scenario: Scenario, total: int = LONG) -> tuple[list[Any], list[Any]]:
+    """The scenario's stream as parsed chunks, at both lengths (``total`` the long one; one uninstrumented call)."""
     frame = scenario.spec.frame
     assert frame is not None, scenario.name
     short = scenario.parsed_chunks()
-    long = lengthen(short, LONG, frame)
-    assert len(short) == SHORT and len(long) == LONG, (scenario.name, len(short), len(long))
+    long = lengthen(short, total, frame)
+    assert len(short) == SHORT and len(long) == total, (scenario.name, len(short), len(long))
     return short, long
 
 

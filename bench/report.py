@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import llmtel
 
 from . import chunks
-from .instructions import Counts
+from .instructions import COUNTED_LONG, Counts
 from .memory import ZERO_BYTES, Retained
 from .runner import Results
 from .scenarios import BASE, FLOOR, OURS, OURS_EVENT_CONTENT, OURS_SPAN_CONTENT, Scenario
@@ -340,7 +340,8 @@ def render(results: Results) -> str:
         f"- Machine: {machine()}",
         f"- Design: {s.rounds} round{'s' if s.rounds != 1 else ''}. In every round each scenario makes "
         f"{s.calls} calls per configuration "
-        f"({max(1, s.calls // 25)} streams for the 200-chunk streams), cut into blocks of {s.block} calls (one "
+        f"({max(1, s.calls // 25)} streams for the 200-chunk streams; the other providers' scenarios half as many), "
+        f"cut into blocks of {s.block} calls (one "
         "stream); the blocks of its configurations alternate in rotated order and back again (A B C C B A, "
         "repeated), each after a switch of the instrumentation and an untimed warm-up call. Scenario and "
         "configuration order rotate every round. Overheads are paired within a round (configuration - base of the "
@@ -648,7 +649,7 @@ def _instruction_section(results: Results) -> list[str]:
     if counts.per_chunk:
         out += [
             "",
-            f"Per chunk, isolated (as above, {chunks.SHORT:,} and {chunks.LONG:,} pre-parsed chunks), instructions "
+            f"Per chunk, isolated (as above, {chunks.SHORT:,} and {COUNTED_LONG:,} pre-parsed chunks), instructions "
             "per chunk; *beyond the floor* in µs at the speed this host ran the floor's loop of the same stream in "
             "the timed rounds:",
             "",

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import datetime
 import gc
+import resource
 import subprocess
 import sys
 import time
@@ -33,7 +34,7 @@ class Settings:
     calls: int = 100  # per configuration, scenario and round, non-stream (streams: calls // 25)
     block: int = 5  # calls per timed block (streams: one stream per block)
     warmup: int = 1  # untimed calls after every switch, before every block (non-stream scenarios)
-    chunk_rounds: int = 8  # isolated per-chunk: rounds (every stream scenario that can be fed; the counts judge)
+    chunk_rounds: int = 5  # isolated per-chunk: rounds (every stream scenario that can be fed; the counts judge)
     chunk_reps: int = 5  # isolated per-chunk: streams per length, configuration and round
     memory_calls: int = 10_000
     memory_warmup: int = 1_000  # untraced calls first: caches, free lists and exemplar reservoirs fill up
@@ -53,7 +54,7 @@ class Settings:
     @classmethod
     def quick(cls, **overrides: Any) -> Settings:
         base = cls(
-            rounds=5, calls=50, chunk_rounds=3, chunk_reps=3, memory_calls=1_000, memory_warmup=200, abandoned=200
+            rounds=5, calls=50, chunk_rounds=2, chunk_reps=3, memory_calls=1_000, memory_warmup=200, abandoned=200
         )
         base = replace(base, instruction_calls=10, instruction_reps=2)
         return replace(base, startup_runs=3, switch_repeats=5, **overrides)
@@ -97,7 +98,11 @@ _T0 = time.perf_counter()
 
 
 def _log(message: str) -> None:
-    print(f"[bench {time.perf_counter() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+    # CPU seconds beside the wall clock (ours and our finished children's): on a busy host they say what a run
+    # would take on an idle one
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time() + children.ru_utime + children.ru_stime
+    print(f"[bench {time.perf_counter() - _T0:6.1f}s, cpu {cpu:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 class Bench:
@@ -248,7 +253,7 @@ class Bench:
         else:
             _log(
                 f"instructions ({s.instruction_jobs} children under callgrind, {s.instruction_calls} calls x "
-                f"{s.instruction_reps} batches; streams: {chunks.SHORT} and {chunks.LONG} parsed chunks)"
+                f"{s.instruction_reps} batches; streams: {chunks.SHORT} and {instructions.COUNTED_LONG} parsed chunks)"
             )
         try:
             counts = instructions.measure(

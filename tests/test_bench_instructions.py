@@ -76,9 +76,9 @@ def test_the_child_runs_every_batch_natively(tmp_path: Path) -> None:
     configs = ("base", "floor", "ours")
     assert plan == [
         *(["calls", "chat", config, 2] for config in configs),
-        *(["chunks", "chat_stream", config, length] for config in configs for length in (200, 2000)),
+        *(["chunks", "chat_stream", config, length] for config in configs for length in (200, 600)),
         *(["calls", "bedrock", config, 2] for config in configs),
-        *(["chunks", "gemini_stream", config, length] for config in configs for length in (200, 2000)),
+        *(["chunks", "gemini_stream", config, length] for config in configs for length in (200, 600)),
     ]
 
 
