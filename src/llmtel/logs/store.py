@@ -196,6 +196,13 @@ class Store:
             self._setup()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        if create and path is not None:
+            # A writer applies the limits when it starts, then at most once a minute (a short-lived app prunes too).
+            self._last_maintenance = time.monotonic()
+            try:
+                self.maintain()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot use {self.path}: {exc}") from exc
 
     def _setup(self) -> None:
         db = self._db
@@ -356,17 +363,15 @@ class Store:
                 deleted += self._delete(db, "time_ns < ?", (cutoff,))
                 db.execute("DELETE FROM agent_spans WHERE time_ns < ?", (cutoff,))
         if self.max_bytes is not None and self.path != ":memory:":
-            for _ in range(50):  # each round deletes a share of the records: a few rounds at most in practice
-                used = self.used_bytes()
-                if used <= self.max_bytes:
-                    break
+            used = self.used_bytes()
+            if used > self.max_bytes:
+                # One round, sized from the overshoot: deleting until the page count drops would overshoot,
+                # since FTS5 frees a deleted row's index space only when it merges segments.
                 with self._transaction() as db:
                     count = db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-                    if count == 0:
-                        break
-                    share = 1 - 0.8 * self.max_bytes / used
-                    n = max(1, math.ceil(count * share))
+                    n = max(1, math.ceil(count * (1 - 0.8 * self.max_bytes / used)))
                     deleted += self._delete(db, "id IN (SELECT id FROM records ORDER BY time_ns, id LIMIT ?)", (n,))
+                    db.execute("INSERT INTO records_fts (records_fts, rank) VALUES ('merge', 64)")
                 with self._lock:
                     self._db.execute("PRAGMA incremental_vacuum")
         return deleted
