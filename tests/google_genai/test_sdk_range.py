@@ -2,7 +2,7 @@
 with one warning.
 
 How the range was tested: this whole folder (and tests/conformance/test_google_genai_cassettes.py) was run, with
-llmtel installed editable, in venvs of their own under /tmp with google-genai 1.32.0 (201 passed, 7 skipped:
+llmtel installed editable, in venvs of their own under /tmp with google-genai 1.32.0 (all passed but 7 skipped:
 features 1.32 lacks, each skip says which), 2.34.0 (all passed) and 3.6.1 (the project's .venv). 1.0.0 was tried
 too: its transport (requests), error behaviour and response fields (no response id) differ, so it is not claimed.
 """
