@@ -137,9 +137,10 @@ def test_container_to_host(tmp_path: Path, server: FakeOpenAIServer, serve: tupl
     assert answer["output_messages"] == [
         {"role": "assistant", "parts": [{"type": "text", "content": "It is rainy."}], "finish_reason": "stop"}
     ]
+    call_id = served[3]["output_messages"][0]["parts"][0]["id"]  # the first call's tool call, answered
     assert answer["input_messages"][-1] == {
         "role": "tool",
-        "parts": [{"type": "tool_call_response", "id": "call_1", "response": "rainy, 14 C"}],
+        "parts": [{"type": "tool_call_response", "id": call_id, "response": "rainy, 14 C"}],
     }
     assert answer["duration_ms"] > 0 and answer["total_tokens"] == answer["input_tokens"] + answer["output_tokens"]
 

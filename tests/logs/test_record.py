@@ -65,7 +65,8 @@ def records_of(otel: Otel) -> list[dict[str, Any]]:
 def test_chat_with_content_in_an_agent(otel: Otel, client: openai.OpenAI) -> None:
     otel.instrument("openai", OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="SPAN_AND_EVENT")
     with llmtel.agent("weather-bot", conversation_id="conv-7"):
-        _call(client, tools=TOOLS)
+        response = _call(client, tools=TOOLS)
+    call_id = response.choices[0].message.tool_calls[0].id  # numbered by the session's server
     (span,) = otel.spans()[:1]
     assert span.name.startswith("chat")
     (record,) = records_of(otel)
@@ -89,7 +90,7 @@ def test_chat_with_content_in_an_agent(otel: Otel, client: openai.OpenAI) -> Non
         output_messages=[
             {
                 "role": "assistant",
-                "parts": [{"type": "tool_call", "name": "get_weather", "id": "call_1", "arguments": {"city": "Paris"}}],
+                "parts": [{"type": "tool_call", "name": "get_weather", "id": call_id, "arguments": {"city": "Paris"}}],
                 "finish_reason": "tool_calls",
             }
         ],
