@@ -127,8 +127,10 @@ def serve(tmp_path: Path) -> Iterator[tuple[str, Path, Lines]]:
         url = first.split(" on ")[1].split(",")[0]
         yield url, store, lines
     finally:
-        proc.terminate()
-        proc.wait(10)
+        proc.terminate()  # SIGTERM, as docker stop sends: a clean exit, the store closed
+        status = proc.wait(10)
         assert proc.stderr is not None
         errors = proc.stderr.read()
         assert "Traceback" not in errors, errors
+        assert status == 0, errors
+        assert not (store / "records.db-wal").exists()  # the last connection closed: WAL folded in

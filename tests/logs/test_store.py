@@ -258,3 +258,19 @@ def test_unwritable_directory_warns_once_and_never_raises(tmp_path: Path, caplog
     assert len(warnings) == 1, warnings
     assert warnings[0].startswith("llmtel logs: records are not written: cannot use ")
     provider.shutdown()
+
+
+def test_limits_from_flags_and_environment(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from llmtel.logs.exporter import limits
+
+    assert limits() == (50 * 1024 * 1024, 7 * 86400)
+    monkeypatch.setenv("LLMTEL_LOG_MAX_MB", "0.5")
+    monkeypatch.setenv("LLMTEL_LOG_MAX_DAYS", "0")  # 0: no age limit
+    assert limits() == (524288, None)
+    assert limits("2", "1") == (2 * 1024 * 1024, 86400.0)  # flags win
+    with caplog.at_level(logging.WARNING, logger="llmtel.logs"):
+        assert limits("lots", "-1") == (50 * 1024 * 1024, 7 * 86400)
+    assert [r.getMessage() for r in caplog.records] == [
+        "llmtel logs: LLMTEL_LOG_MAX_MB='lots' is not a number >= 0; using the default",
+        "llmtel logs: LLMTEL_LOG_MAX_DAYS='-1' is not a number >= 0; using the default",
+    ]

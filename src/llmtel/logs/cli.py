@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from llmtel.logs import otlp
-from llmtel.logs.exporter import log_dir, span_entries
+from llmtel.logs.exporter import limits, log_dir, span_entries
 from llmtel.logs.record import Entry, Record, clean, from_event
 from llmtel.logs.store import SUMMARY_KEYS, Query, Store, StoreError, query_from, read_jsonl
 
@@ -475,9 +475,12 @@ def _serve(argv: list[str], out: TextIO) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4318, help="port (default: 4318, OTLP/HTTP's)")
     parser.add_argument("--dir", help="the store (default: $LLMTEL_LOG_DIR or ./llmtel-logs)")
+    parser.add_argument("--max-mb", metavar="MB", help="size limit of the store (default: $LLMTEL_LOG_MAX_MB or 50)")
+    parser.add_argument("--max-days", metavar="DAYS", help="age limit (default: $LLMTEL_LOG_MAX_DAYS or 7)")
     args = parser.parse_args(argv)
+    max_bytes, max_age_s = limits(args.max_mb, args.max_days)
     try:
-        store = Store(log_dir(args.dir))
+        store = Store(log_dir(args.dir), max_bytes=max_bytes, max_age_s=max_age_s)
     except StoreError as exc:
         raise _Usage(str(exc)) from None
 

@@ -25,12 +25,39 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
 from llmtel.logs.record import AgentLink, Entry, EventData, SpanData, agent_link, from_event, from_span
-from llmtel.logs.store import Store, StoreError
+from llmtel.logs.store import DEFAULT_MAX_AGE_S, DEFAULT_MAX_BYTES, Store, StoreError
 
 _logger = logging.getLogger(__name__)
 
 LOG_DIR_ENV = "LLMTEL_LOG_DIR"
 DEFAULT_LOG_DIR = "llmtel-logs"
+MAX_MB_ENV = "LLMTEL_LOG_MAX_MB"
+MAX_DAYS_ENV = "LLMTEL_LOG_MAX_DAYS"
+
+
+def limits(max_mb: str | None = None, max_days: str | None = None) -> tuple[int | None, float | None]:
+    """(size limit in bytes, age limit in seconds) from these texts or ``$LLMTEL_LOG_MAX_MB`` /
+    ``$LLMTEL_LOG_MAX_DAYS``; ``0`` turns a limit off; a bad value warns once and keeps the default."""
+    out: list[float | None] = []
+    for given, env, default, unit in (
+        (max_mb, MAX_MB_ENV, DEFAULT_MAX_BYTES, 1024 * 1024),
+        (max_days, MAX_DAYS_ENV, DEFAULT_MAX_AGE_S, 86400),
+    ):
+        value = given if given is not None else os.environ.get(env)
+        if not value:
+            out.append(default)
+            continue
+        try:
+            number = float(value)
+            if not number >= 0 or number == float("inf"):
+                raise ValueError(value)
+        except ValueError:
+            _logger.warning("llmtel logs: %s=%r is not a number >= 0; using the default", env, value)
+            out.append(default)
+            continue
+        out.append(number * unit if number else None)
+    size, age = out
+    return (int(size) if size is not None else None), age
 
 
 def log_dir(directory: str | os.PathLike[str] | None = None) -> str:
@@ -50,6 +77,7 @@ class _Sink:
         self._failed = False
         self._warned = False
         self._lock = threading.Lock()
+        self.users = 0  # exporters sharing it: the last one to shut down closes the store
 
     @classmethod
     def for_directory(cls, directory: str) -> _Sink:
@@ -58,13 +86,15 @@ class _Sink:
             sink = cls._sinks.get(key)
             if sink is None:
                 sink = cls._sinks[key] = _Sink(directory)
+            sink.users += 1
             return sink
 
     def store(self) -> Store | None:
         with self._lock:
             if self._store is None and not self._failed:
                 try:
-                    self._store = Store(self.directory)
+                    max_bytes, max_age_s = limits()
+                    self._store = Store(self.directory, max_bytes=max_bytes, max_age_s=max_age_s)
                 except StoreError as exc:
                     self._failed = True
                     _logger.warning("llmtel logs: records are not written: %s", exc)
@@ -83,13 +113,16 @@ class _Sink:
             else:
                 _logger.debug("llmtel logs: a batch of records was not written", exc_info=True)
 
-    def close(self) -> None:
+    def release(self) -> None:
+        with _Sink._sinks_lock:
+            self.users -= 1
+            if self.users > 0:
+                return
+            _Sink._sinks.pop(os.path.abspath(self.directory), None)
         with self._lock:
             if self._store is not None:
                 self._store.close()
                 self._store = None
-        with _Sink._sinks_lock:
-            _Sink._sinks.pop(os.path.abspath(self.directory), None)
 
 
 def span_data(span: ReadableSpan) -> SpanData | None:
@@ -149,11 +182,24 @@ def span_entries(spans: Sequence[SpanData]) -> tuple[list[Entry], list[AgentLink
     return entries, links
 
 
-class LlmtelLogsSpanExporter(SpanExporter):
-    """Writes the records of the GenAI call spans it is given (agent/tool spans give their agent name)."""
+class _SinkUser:
+    """What both exporters share: their directory's sink, released once at shutdown."""
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self._sink = _Sink.for_directory(log_dir(directory))
+        self._shut_down = False
+
+    def shutdown(self) -> None:
+        if not self._shut_down:
+            self._shut_down = True
+            self._sink.release()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True  # every export is committed before it returns: nothing is buffered here
+
+
+class LlmtelLogsSpanExporter(_SinkUser, SpanExporter):
+    """Writes the records of the GenAI call spans it is given (agent/tool spans give their agent name)."""
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
@@ -163,18 +209,9 @@ class LlmtelLogsSpanExporter(SpanExporter):
             _logger.debug("llmtel logs: spans not exported", exc_info=True)
         return SpanExportResult.SUCCESS
 
-    def shutdown(self) -> None:
-        self._sink.close()
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
-
-class LlmtelLogsLogExporter(LogRecordExporter):
+class LlmtelLogsLogExporter(_SinkUser, LogRecordExporter):
     """Writes the content of the details events it is given into their calls' records."""
-
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
-        self._sink = _Sink.for_directory(log_dir(directory))
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         try:
@@ -183,9 +220,3 @@ class LlmtelLogsLogExporter(LogRecordExporter):
         except Exception:
             _logger.debug("llmtel logs: log records not exported", exc_info=True)
         return LogRecordExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        self._sink.close()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True

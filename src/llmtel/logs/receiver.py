@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import sqlite3
 import threading
 import time
 import zlib
@@ -259,8 +261,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b": keep-alive\n\n")
                     self.wfile.flush()
                 time.sleep(STREAM_POLL_S)
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            return  # the client went away
+        except (OSError, sqlite3.Error):
+            return  # the client went away, or the server is closing (its store closed under the feed)
 
     def _send_json(self, status: HTTPStatus, value: Any) -> None:
         self._send(status, json.dumps(value, ensure_ascii=False).encode(), "application/json")
@@ -281,9 +283,16 @@ def _count(path: str, request: dict[str, Any]) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(store: Store, host: str, port: int, ready: Any = None) -> None:
     """Run until interrupted; ``ready`` (a callable) is told the URL once the socket listens."""
     with Receiver(store, host, port) as server:
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM (docker stop, kill) ends the server like Ctrl-C: the store is closed, not cut off.
+            signal.signal(signal.SIGTERM, _interrupt)
         if ready is not None:
             ready(server.url)
         try:

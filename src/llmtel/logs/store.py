@@ -410,9 +410,13 @@ class Store:
         """Records added or changed since ``after_seq`` (oldest change first), and the sequence number reached."""
         where, params = (query or Query(limit=None)).where()
         glue = " AND " if where else " WHERE "
-        rows = self._rows(f"SELECT seq, body FROM records{where}{glue}seq > ? ORDER BY seq", [*params, after_seq])
-        last = self.last_seq() if not rows else max(after_seq, rows[-1][0])
-        return last, [json.loads(body) for _, body in rows]
+        # The end of the window first, then the rows up to it: a commit between the two reads is caught next
+        # time, never skipped (the filter may match none of the rows before it).
+        top = max(self.last_seq(), after_seq)
+        rows = self._rows(
+            f"SELECT body FROM records{where}{glue}seq > ? AND seq <= ? ORDER BY seq", [*params, after_seq, top]
+        )
+        return top, [json.loads(body) for (body,) in rows]
 
     def last_seq(self) -> int:
         return int(self._rows("SELECT COALESCE(MAX(seq), 0) FROM records", ())[0][0])
