@@ -332,3 +332,16 @@ async def test_huge_content_is_cut_to_valid_json(otel: Any, models: Any, stream:
     [message] = json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [text(expected[:100] + f"…[truncated {len(expected) - 100} chars]")]
     assert len(attrs[sc.GEN_AI_OUTPUT_MESSAGES]) < 400
+
+
+def test_tool_definitions_of_odd_tools() -> None:
+    from llmtel.providers.google_genai.generate import tool_definitions
+
+    class ClientSession:  # what an MCP session looks like to us: not a Tool model
+        def __init__(self) -> None:
+            self.read_stream = object()
+
+    assert tool_definitions([None, 5, "x", ClientSession(), {"function_declarations": [{"name": 3}]}]) == [
+        {"type": "ClientSession", "name": "ClientSession"}
+    ]
+    assert tool_definitions("not a list") == []

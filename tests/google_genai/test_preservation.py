@@ -220,3 +220,31 @@ def test_uninstalling_ours_leaves_openai_alone(otel: Any) -> None:
     assert all(originals()[k] is before[k] for k in before)
     assert chat.Completions.__dict__["create"] is wrapped_openai
     otel.uninstrument()
+
+
+# -- odd input from the app ------------------------------------------------------------------------------------
+
+ODD: dict[str, dict[str, Any]] = {
+    "temperature-str": {"config": {"temperature": "hot", "seed": True, "top_k": "many"}},
+    "stop-int": {"config": {"stop_sequences": 5, "candidate_count": 1.5}},
+    "config-str": {"config": "not a config"},
+    "config-list": {"config": [1, 2]},
+    "contents-none": {"contents": None},
+    "contents-int": {"contents": 123},
+    "contents-junk": {"contents": [{"role": 3, "parts": [None, 7]}, object()]},
+    "tools-junk": {"config": {"tools": [None, 5, "x"]}},
+    "system-junk": {"config": {"system_instruction": {"parts": 9}}},
+}
+
+
+@pytest.mark.parametrize("odd", list(ODD))
+async def test_odd_input_behaves_as_uninstrumented(otel: Any, models: Any, odd: str) -> None:
+    kwargs = {"model": MODEL, "contents": PROMPT, **ODD[odd]}
+
+    async def scenario() -> Any:
+        return dump(await run(models.generate_content(**kwargs)))
+
+    expected = await outcome(scenario)
+    otel.instrument("google_genai", **{CAPTURE: "SPAN_AND_EVENT"})
+    assert await outcome(scenario) == expected
+    assert len(otel.spans()) == 1  # and the teardown's conformance check passes on it

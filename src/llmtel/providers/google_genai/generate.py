@@ -293,40 +293,45 @@ def system_instructions(value: Any) -> list[c.Part]:
 
 def tool_definitions(tools: Any) -> list[dict[str, Any]]:
     """``config.tools``: ``Tool`` models or dicts (function declarations, or a Google-run tool such as
-    ``google_search``), or Python functions (the SDK's automatic function calling)."""
+    ``google_search``), or Python functions (the SDK's automatic function calling). What has no name to tell (not
+    a tool at all) is left out: the conventions' definitions need one."""
     result: list[dict[str, Any]] = []
     for tool in tools if isinstance(tools, (list, tuple)) else ():
         if callable(tool) and not isinstance(tool, type):
-            definition: dict[str, Any] = {"type": "function", "name": getattr(tool, "__name__", type(tool).__name__)}
+            name = getattr(tool, "__name__", None)
+            definition: dict[str, Any] = {"type": "function", "name": name if isinstance(name, str) else "function"}
             doc = getattr(tool, "__doc__", None)
             if isinstance(doc, str) and doc.strip():
                 definition["description"] = doc.strip()
             result.append(definition)
             continue
+        if type(tool) is not dict and not hasattr(type(tool), "model_fields"):
+            if tool is not None and not isinstance(tool, (str, int, float)):  # an MCP session, say: named by class
+                result.append({"type": type(tool).__name__, "name": type(tool).__name__})
+            continue
         fields = view(tool)
         declarations = fields.get("function_declarations") or fields.get("functionDeclarations")
         for declaration in declarations if isinstance(declarations, (list, tuple)) else ():
             info = view(declaration)
-            definition = {"type": "function", "name": info.get("name")}
+            name = info.get("name")
+            if not isinstance(name, str):
+                continue
+            definition = {"type": "function", "name": name}
             description = info.get("description")
             if description is not None:
                 definition["description"] = description
-            parameters = next(
-                (
-                    info.get(k)
-                    for k in ("parameters_json_schema", "parametersJsonSchema", "parameters")
-                    if info.get(k) is not None
-                ),
-                None,
-            )
-            if parameters is not None:
-                definition["parameters"] = parameters
+            for key in ("parameters_json_schema", "parametersJsonSchema", "parameters"):
+                if info.get(key) is not None:
+                    definition["parameters"] = info[key]
+                    break
             result.append(definition)
         for name, value in fields.items():
-            if value is not None and name not in ("function_declarations", "functionDeclarations"):
+            if (
+                value is not None
+                and isinstance(name, str)
+                and name not in ("function_declarations", "functionDeclarations")
+            ):
                 result.append({"type": name, "name": name})
-        if not fields:
-            result.append({"type": type(tool).__name__})
     return result
 
 
