@@ -98,7 +98,7 @@ def _new_threads(before: set[int]) -> list[threading.Thread]:
 
 
 def _run_json(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
-    code = main(["demo", "--json"])
+    code = main(["demo", "--provider", "openai", "--json"])
     captured = capsys.readouterr()
     return code, json.loads(captured.out)
 
@@ -183,7 +183,7 @@ def test_demo_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_demo_text_output(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+    assert main(["demo", "--provider", "openai"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80, [line for line in lines if len(line) > 80]
@@ -342,7 +342,7 @@ def _span_in_full(out: str) -> str:
 
 
 def test_demo_shows_one_span_in_full(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+    assert main(["demo", "--provider", "openai"]) == 0
     assert _span_in_full(capsys.readouterr().out) == SPAN_IN_FULL.replace("{version}", __version__)
 
 
@@ -356,7 +356,7 @@ def test_user_capture_setting_wins(
     assert summary["metrics"]["content_events"] == 0
     assert os.environ[CAPTURE] == "NO_CONTENT"
     # In text, the span shown in full says content is not captured, and how to see it.
-    assert main(["demo"]) == 0
+    assert main(["demo", "--provider", "openai"]) == 0
     expected = SPAN_IN_FULL_NO_CONTENT.replace("{version}", __version__)
     assert _span_in_full(capsys.readouterr().out) == expected
 
@@ -388,7 +388,9 @@ def test_console_script() -> None:
     if not script.exists():
         pytest.skip("console script not installed next to the interpreter")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
-    done = subprocess.run([str(script), "demo"], capture_output=True, text=True, timeout=60, env=env)
+    done = subprocess.run(
+        [str(script), "demo", "--provider", "openai"], capture_output=True, text=True, timeout=60, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert "Telemetry: 9 GenAI spans" in done.stdout
     assert "in-memory only" in done.stdout
@@ -443,7 +445,7 @@ def _run_without(modules: str, *args: str, **env: str) -> subprocess.CompletedPr
     ],
 )
 def test_minimal_install_gets_one_line(modules: str, message: str) -> None:
-    done = _run_without(modules, "demo")
+    done = _run_without(modules, "demo", "--provider", "openai")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == f"llmtel demo: {message} Install it with: pip install 'llmtel[all]'\n"
 
@@ -585,7 +587,7 @@ def test_unsupported_protocol_is_a_usage_error(
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
-    assert main(["demo"]) == 2
+    assert main(["demo", "--provider", "openai"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "unsupported OTLP protocol 'http/json'" in captured.err
@@ -604,7 +606,7 @@ def test_already_instrumented_process(capsys: pytest.CaptureFixture[str]) -> Non
     """An app that instrumented openai already: the demo still records its calls, and uninstruments after."""
     OpenAIInstrumentor().instrument()
     try:
-        code = main(["demo", "--json"])
+        code = main(["demo", "--provider", "openai", "--json"])
         captured = capsys.readouterr()
     finally:
         still_instrumented = OpenAIInstrumentor().is_instrumented_by_opentelemetry

@@ -24,9 +24,11 @@ ours_after_instrument = sorted(
 )
 
 import openai  # the app's own import, after instrumentation
-# the import watcher leaves no trace: the SDK's own loader on the module and its spec, no finder left behind
+# the import watcher leaves no trace on openai: the SDK's own loader on the module and its spec; it still waits
+# for the SDKs this app has not imported (and leaves sys.meta_path once they all are)
 loader_ok = openai.__loader__ is openai.__spec__.loader and type(openai.__loader__).__name__ == "SourceFileLoader"
-finder_gone = not any(type(f).__module__.startswith("llmtel") for f in sys.meta_path)
+from llmtel import _imports
+awaiting = sorted(_imports._pending)
 from llmtel.demo.server import FakeOpenAIServer
 
 with FakeOpenAIServer() as server:
@@ -43,7 +45,8 @@ print(json.dumps({
     "ours": ours_after_instrument,
     "spans": spans,
     "isinstance": isinstance_ok,
-    "import_watcher_gone": loader_ok and finder_gone,
+    "sdk_loader_kept": loader_ok,
+    "awaiting": awaiting,
 }))
 """
 
@@ -64,11 +67,15 @@ def test_instrument_imports_no_sdk_and_still_instruments_it_later() -> None:
             "llmtel.core",
             "llmtel.core.install",
             "llmtel.providers",
+            "llmtel.providers.anthropic",
+            "llmtel.providers.bedrock",
+            "llmtel.providers.google_genai",
             "llmtel.providers.openai",
         ],
         "spans": ["chat gpt-4o-mini", "chat gpt-4o-mini"],
         "isinstance": True,
-        "import_watcher_gone": True,
+        "sdk_loader_kept": True,
+        "awaiting": ["anthropic", "botocore", "google.genai"],
     }
 
 
@@ -105,3 +112,32 @@ def test_entry_point_instrumentor_and_instrument_share_one_state() -> None:
     done = subprocess.run([sys.executable, "-c", SHARED], capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [[True, 1], [True, 1], [False, 0], [True, 1], [False, 0]]
     assert "already instrumented" not in done.stderr
+
+
+ALL_SDKS = """
+import json, sys
+import llmtel
+llmtel.instrument()
+watching = any(type(f).__module__.startswith("llmtel") for f in sys.meta_path)
+import anthropic, boto3, openai
+from google import genai
+from llmtel.providers import anthropic as a, bedrock as b, google_genai as g, openai as o
+print(json.dumps({
+    "watching_before": watching,
+    "watching_after": any(type(f).__module__.startswith("llmtel") for f in sys.meta_path),
+    "installed": [p.installed() for p in (o, a, b, g)],
+    "wrapped": type(anthropic.resources.messages.Messages.__dict__["create"]).__name__,
+}))
+llmtel.uninstrument()
+"""
+
+
+def test_the_import_watcher_leaves_once_every_sdk_is_imported() -> None:
+    """The finder on sys.meta_path is there only while an SDK some provider waits for has not been imported."""
+    done = subprocess.run([sys.executable, "-c", ALL_SDKS], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "watching_before": True,
+        "watching_after": False,
+        "installed": [True, True, True, True],
+        "wrapped": "FunctionWrapper",
+    }

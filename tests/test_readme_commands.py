@@ -60,6 +60,7 @@ from typing import Any
 
 import pytest
 
+from llmtel.demo import providers as demo_providers
 from llmtel.demo.server import DEFAULT_REPLY, FakeOpenAIServer
 from tests.conformance.semconv_check import semconv_json_path
 from tests.otlp_receiver import OtlpHttpReceiver, _HttpHandler, _HttpServer
@@ -347,19 +348,36 @@ def git_clone(dest: Path) -> Path:
 # -- ./dev demo, llmtel demo ---------------------------------------------------------------------------------------
 
 DEMO_STEPS = [
-    "chat completion",
-    "streamed chat completion",
-    "agent with a tool",
-    "embeddings",
-    "Responses API",
-    "error, on purpose (model 'rate-limited')",
+    *(
+        f"OpenAI: {step}"
+        for step in (
+            "chat completion",
+            "streamed chat completion",
+            "agent with a tool",
+            "embeddings",
+            "Responses API",
+            "error, on purpose (model 'rate-limited')",
+        )
+    ),
+    *(
+        f"{demo_providers.BY_NAME[name].title}: {label}"
+        for name in ("anthropic", "bedrock", "gemini")
+        for label, _call, _error in demo_providers.STEPS[name]
+    ),
 ]
+"""Every provider's calls: .venv has every SDK (tests/test_demo_providers.py covers a missing one)."""
 DEMO_SPANS = {
     "chat gpt-4o-mini",
     "invoke_agent weather-assistant",
     "execute_tool get_weather",
     "embeddings text-embedding-3-small",
     "chat rate-limited",
+    f"chat {demo_providers.ANTHROPIC_MODEL}",
+    f"chat {demo_providers.BEDROCK_MODEL}",
+    f"chat {demo_providers.BEDROCK_CLAUDE_MODEL}",
+    f"generate_content {demo_providers.GEMINI_MODEL}",
+    f"embeddings {demo_providers.GEMINI_EMBEDDING_MODEL}",
+    "generate_content rate-limited",
 }
 
 
@@ -377,8 +395,9 @@ def test_demo_command(command: str) -> None:
     ran = run_sh(command, ROOT, clean_env(VENV_BIN))
     ran.assert_clean(within=30)
     lines = ran.stdout.splitlines()
-    assert re.fullmatch(r"llmtel demo: openai \S+, instrumented by llmtel \S+", lines[0]), lines[0]
-    assert re.findall(r"^\[\d/6\] (.+)$", ran.stdout, re.M) == DEMO_STEPS
+    sdks = r"llmtel demo: openai \S+, anthropic \S+, boto3 \S+, google-genai \S+,"
+    assert re.fullmatch(sdks, lines[0]) and re.fullmatch(r"instrumented by llmtel \S+", lines[1]), lines[:2]
+    assert re.findall(rf"^\[\d+/{len(DEMO_STEPS)}\] (.+)$", ran.stdout, re.M) == DEMO_STEPS
     (count,) = re.findall(r"^Telemetry: (\d+) GenAI spans$", ran.stdout, re.M)
     spans = re.findall(r"^\[\d+\] .+?: span '([^']+)'", ran.stdout, re.M)
     assert len(spans) == int(count) and set(spans) == DEMO_SPANS

@@ -21,9 +21,9 @@ __all__ = ["__version__", "agent", "instrument", "setup", "tool", "uninstrument"
 def _installers() -> list[Any]:
     """One installer module per supported SDK. They import nothing of their SDK (post-import hooks), so an SDK
     that is not installed, or that the app never imports, costs nothing."""
-    from llmtel.providers import openai
+    from llmtel.providers import anthropic, bedrock, google_genai, openai
 
-    return [openai]
+    return [openai, anthropic, bedrock, google_genai]
 
 
 def instrument(

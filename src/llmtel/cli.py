@@ -9,16 +9,18 @@ from collections.abc import Callable
 from llmtel.version import __version__
 
 _DEMO_DESCRIPTION = """\
-Make six real openai SDK calls, instrumented by llmtel, and print the
-telemetry they produced: one block per GenAI span (operation, provider,
-request -> response model, input/output tokens, latency, time to first chunk,
-finish reasons, error.type); then one span in full, as an exporter sends it
-(the chat in which the model asks for the tool: name, kind, parent, status,
-every attribute, the captured messages and tool definitions pretty-printed,
-and its gen_ai.client.inference.operation.details event); then the GenAI
-metric totals, the number of details events, and where it was all exported.
+Make real SDK calls, instrumented by llmtel, through every provider SDK that
+is installed (OpenAI, Anthropic, AWS Bedrock, Google Gemini; --provider picks
+one), and print the telemetry they produced: one block per GenAI span
+(operation, provider, request -> response model, input/output tokens,
+latency, time to first chunk, finish reasons, error.type); then one span in
+full, as an exporter sends it (the chat in which the model asks for the tool:
+name, kind, parent, status, every attribute, the captured messages and tool
+definitions pretty-printed, and its gen_ai.client.inference.operation.details
+event); then the GenAI metric totals, the number of details events, and where
+it was all exported.
 
-The calls, in order:
+The OpenAI calls, in order:
   1. chat completion
   2. streamed chat completion, printed live; the app passes no stream_options:
      llmtel asks for the usage chunk (stream_options.include_usage) and
@@ -31,9 +33,15 @@ The calls, in order:
   5. Responses API
   6. a deliberate error, caught: model "rate-limited" (HTTP 429) on the
      built-in server, model "does-not-exist" on a real endpoint
+Anthropic: messages.create, messages.stream() printed live, tool use, an
+error. Bedrock: converse, converse_stream printed live, invoke_model (a Claude
+body), an error. Gemini: generate_content, generate_content_stream printed
+live, embed_content, an error.
 
-By default the calls go to a built-in, deterministic OpenAI-compatible server
-on 127.0.0.1: no network, no API key, nothing left running afterwards.
+By default the calls go to a built-in, deterministic server on 127.0.0.1 that
+speaks each provider's wire format: no network, no API key, nothing left
+running afterwards. With --base-url (or OPENAI_BASE_URL) only the OpenAI calls
+are made, to that endpoint.
 """
 
 _DEMO_EPILOG = """\
@@ -82,11 +90,13 @@ def _demo(args: argparse.Namespace) -> int:
             embedding_model=args.embedding_model,
             local=args.local,
             json=args.json,
+            providers=tuple(args.provider or ()),
         )
     )
 
 
 def _parser() -> argparse.ArgumentParser:
+    from llmtel.demo.providers import PROVIDERS
     from llmtel.demo.run import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(
@@ -98,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="run instrumented openai calls against a built-in server and print the telemetry",
+        help="run instrumented LLM SDK calls against a built-in server and print the telemetry",
         description=_DEMO_DESCRIPTION,
         epilog=_DEMO_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -124,6 +134,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODEL",
         default=DEFAULT_EMBEDDING_MODEL,
         help=f"model of the embeddings call (default: {DEFAULT_EMBEDDING_MODEL})",
+    )
+    demo.add_argument(
+        "--provider",
+        action="append",
+        choices=[p.name for p in PROVIDERS],
+        metavar="NAME",
+        help="make only this provider's calls (repeatable): "
+        + ", ".join(p.name for p in PROVIDERS)
+        + " (default: every one whose SDK is installed; only openai with --base-url)",
     )
     demo.add_argument(
         "--json",

@@ -162,7 +162,7 @@ def test_example_image_installs_the_checkout_and_runs_the_demo() -> None:
     # the image runs opentelemetry-instrument and exports OTLP: `all` must bring the distro and exporters,
     # which the core package no longer depends on
     requires = metadata.requires("llmtel") or []
-    assert 'llmtel[openai,otlp]; extra == "all"' in requires
+    assert 'llmtel[anthropic,bedrock,google-genai,openai,otlp]; extra == "all"' in requires
     assert {r.split(">")[0] for r in requires if r.endswith('extra == "otlp"')} == {
         "opentelemetry-sdk",
         "opentelemetry-distro",

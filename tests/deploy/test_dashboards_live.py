@@ -56,11 +56,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, start_http_server
 
+import llmtel
 from llmtel.demo.server import FakeOpenAIServer
-from llmtel.providers.openai import OpenAIInstrumentor
 from tests.deploy import helpers
 
 SERVICE = "llmtel-live"
+OTHER_PROVIDERS = {"anthropic": "anthropic", "bedrock": "aws.bedrock", "gemini": "gcp.gemini"}
+"""The demo's provider names of the other SDKs, and the gen_ai.provider.name their traffic has."""
 DEADLINE_S = 40.0
 """Budget for all queries to return data once the traffic runs (they normally do within a few scrapes)."""
 
@@ -148,14 +150,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     reader = PrometheusMetricReader(registry=registry, scope_info_enabled=False)
     meter_provider = MeterProvider(metric_readers=[reader], resource=Resource.create({"service.name": SERVICE}))
     tracer_provider = TracerProvider()
-    instrumentor = OpenAIInstrumentor()
     stop = threading.Event()
     errors: list[BaseException] = []
     thread: threading.Thread | None = None
     process: subprocess.Popen[bytes] | None = None
     exporter_server = None
     try:
-        instrumentor.instrument(meter_provider=meter_provider, tracer_provider=tracer_provider)
+        llmtel.instrument(meter_provider=meter_provider, tracer_provider=tracer_provider)
         exporter_server, _ = start_http_server(0, addr="127.0.0.1", registry=registry)
         config_file = tmp / "prometheus.yml"
         config = _prometheus_config(exporter_server.server_address[1])
@@ -174,17 +175,22 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
             )
             _wait_ready(url, process, log)
 
+            others = traffic.other_clients(server.root_url)
+            assert set(others) == set(OTHER_PROVIDERS), "every provider's traffic is part of this test"
             with openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0) as client:
 
                 def generate() -> None:
                     try:
                         while not stop.is_set():
                             traffic.run_round(client)
+                            traffic.run_others(others)
                             stop.wait(0.3)
                     except BaseException as exc:  # reported by the fixture, never swallowed
                         errors.append(exc)
 
-                traffic.run_round(client)  # one round before the first scrape: every series exists from the start
+                # one round before the first scrape: every series exists from the start
+                traffic.run_round(client)
+                traffic.run_others(others)
                 thread = threading.Thread(target=generate, name="genai-traffic", daemon=True)
                 thread.start()
                 yield LiveStack(url, traffic)
@@ -205,7 +211,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         if exporter_server is not None:
             exporter_server.shutdown()
             exporter_server.server_close()
-        instrumentor.uninstrument()
+        llmtel.uninstrument()
         meter_provider.shutdown()
         tracer_provider.shutdown()
 
@@ -263,7 +269,7 @@ def test_every_dashboard_query_returns_data_for_a_selected_model(live: LiveStack
 def test_template_variables_list_what_the_traffic_produced(live: LiveStack) -> None:
     expected = {
         "service": {SERVICE},
-        "provider": {"openai"},
+        "provider": {"openai", *OTHER_PROVIDERS.values()},
         "model": {*live.traffic.CHAT_MODELS, live.traffic.EMBEDDING_MODEL, "rate-limited", "server-error", "stall"},
         "operation": {"chat", "embeddings"},
         "agent": set(live.traffic.AGENTS),
@@ -299,9 +305,17 @@ def test_recording_rules_and_rate_limit_alert_work_on_real_series(live: LiveStac
         if "record" in rule and path.name == "genai.rules.yml":
             assert live.wait_for(rule["record"], deadline=deadline), rule["record"]
     # The real error.type of a 429 is what the rule matches: the alert is pending (its `for` is 10 minutes).
-    pending = live.wait_for('ALERTS{alertname="GenAIRateLimited", alertstate="pending"}', deadline=deadline)
-    assert [s["metric"]["job"] for s in pending] == [SERVICE]
-    assert pending[0]["metric"]["gen_ai_provider_name"] == "openai"
+    # every provider's 429 has the same error.type: one rule serves them all (each provider's series turns up as
+    # its rate does, within a few scrapes of the first)
+    providers = {"openai", *OTHER_PROVIDERS.values()}
+    while True:
+        pending = live.wait_for('ALERTS{alertname="GenAIRateLimited", alertstate="pending"}', deadline=deadline)
+        alerted = {s["metric"]["gen_ai_provider_name"] for s in pending}
+        if alerted >= providers or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert {s["metric"]["job"] for s in pending} == {SERVICE}
+    assert alerted == providers
     ratio = live.wait_for(
         'ALERTS{alertname="GenAIHighErrorRatio", alertstate="pending", severity="critical"}', deadline=deadline
     )

@@ -1,10 +1,12 @@
-"""``llmtel demo``: real ``openai`` SDK calls, instrumented by llmtel, and a summary of the telemetry.
+"""``llmtel demo``: real SDK calls (OpenAI, Anthropic, Bedrock, Gemini), instrumented by llmtel, and a summary
+of the telemetry.
 
 The demo builds its own OpenTelemetry SDK pipeline (it never touches the global providers): a TracerProvider,
 MeterProvider and LoggerProvider with in-memory exporters/readers, which the summary is read from, plus OTLP
 exporters when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or a signal-specific endpoint) is set. It instruments the SDK
-with :func:`llmtel.instrument`, makes six labelled calls against the built-in
-:class:`~llmtel.demo.server.FakeOpenAIServer` (or a real endpoint), then uninstruments, shuts everything
+with :func:`llmtel.instrument`, makes labelled calls through every installed provider SDK (``--provider`` picks
+one) against the built-in :class:`~llmtel.demo.server.FakeOpenAIServer`, which speaks each provider's wire format
+(or OpenAI's calls against a real endpoint), then uninstruments, shuts everything
 down and prints one block per GenAI span, one span in full (attributes and captured content, as exported), the
 metric totals, the number of events and where it all went.
 
@@ -32,6 +34,7 @@ import llmtel
 from llmtel import config as config_module
 from llmtel import semconv as sc
 from llmtel.core.invocation import DETAILS_EVENT
+from llmtel.demo import providers as demo_providers
 
 # The OpenTelemetry SDK, the OTLP exporters and openai are optional dependencies of llmtel (the otlp and openai
 # extras): they are imported only once run() has checked they are there, so a minimal install gets one clear
@@ -110,10 +113,7 @@ INSTALL_COMMAND = "pip install 'llmtel[all]'"
 """What brings everything the demo needs: the OpenTelemetry SDK, the OTLP exporters and openai."""
 
 # (module, distribution, what the demo needs it for), checked before anything else happens
-_REQUIRED = (
-    ("openai", "openai", "for its openai SDK calls"),
-    ("opentelemetry.sdk.trace", "opentelemetry-sdk", "for its OpenTelemetry pipeline"),
-)
+_REQUIRED = (("opentelemetry.sdk.trace", "opentelemetry-sdk", "for its OpenTelemetry pipeline"),)
 
 
 def _not_installed(package: str, module: str, purpose: str, exc: ImportError) -> DemoError:
@@ -126,13 +126,36 @@ def _not_installed(package: str, module: str, purpose: str, exc: ImportError) ->
     return DemoError(f"{package} {problem}; the demo needs it {purpose}. Install it with: {INSTALL_COMMAND}")
 
 
-def _check_installed() -> None:
-    """Raise DemoError when openai or the OpenTelemetry SDK is missing (llmtel itself needs neither)."""
-    for module, package, purpose in _REQUIRED:
+def _check_installed(chosen: Sequence[str]) -> None:
+    """Raise DemoError when the OpenTelemetry SDK or a chosen provider's SDK is missing (llmtel needs neither)."""
+    required = [
+        *_REQUIRED,
+        *(
+            (p.module, p.distribution, f"for its {p.distribution} SDK calls")
+            for p in demo_providers.PROVIDERS
+            if p.name in chosen
+        ),
+    ]
+    for module, package, purpose in required:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise _not_installed(package, module, purpose, exc) from exc
+
+
+def _providers(options: DemoOptions, base_url: str | None) -> tuple[list[str], list[str]]:
+    """The providers whose calls the demo makes, and those left out because their SDK is not installed.
+
+    Asked for by name (``--provider``): those, installed or not (a missing one is an error). Otherwise every
+    provider whose SDK is installed, on the built-in server; with a real OpenAI endpoint only OpenAI's calls (the
+    other providers' calls have no endpoint of theirs to go to).
+    """
+    if options.providers:
+        return list(dict.fromkeys(options.providers)), []
+    if base_url:
+        return ["openai"], []
+    chosen = [p.name for p in demo_providers.PROVIDERS if p.installed()]
+    return chosen or ["openai"], [p.name for p in demo_providers.PROVIDERS if p.name not in chosen]
 
 
 @dataclass(frozen=True)
@@ -145,6 +168,9 @@ class DemoOptions:
     """Use the built-in server even when ``OPENAI_BASE_URL`` is set."""
     json: bool = False
     """Print the summary as one JSON object and nothing else on stdout."""
+    providers: tuple[str, ...] = ()
+    """The providers whose calls to make (names of :data:`llmtel.demo.providers.PROVIDERS`); empty: see
+    :func:`_providers`."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -471,6 +497,7 @@ class _LiveText:
 @dataclass
 class _Context:
     client: Any
+    """The OpenAI client (None when OpenAI's calls are not made)."""
     local: bool
     model: str
     embedding_model: str
@@ -479,6 +506,8 @@ class _Context:
     """The demo set ``LLMTEL_OPENAI_STREAM_USAGE=true`` (the built-in server is not one llmtel asks by itself)."""
     usage_chunks_seen: int = 0
     """Stream chunks with usage that reached the app's loop."""
+    clients: dict[str, Any] = field(default_factory=dict)
+    """The other providers' clients, by provider name."""
 
 
 @dataclass
@@ -488,6 +517,7 @@ class _Step:
     expect_error: bool = False
     note: Callable[[_Context, Sequence[ReadableSpan]], str] | None = None
     """What to say after a successful call, from its spans (printed where ``call``'s result would be)."""
+    provider: str = "openai"
 
 
 def _chat(ctx: _Context) -> str:
@@ -611,7 +641,7 @@ def _error(ctx: _Context) -> str:
     return "the call unexpectedly succeeded"
 
 
-def _steps(local: bool) -> list[_Step]:
+def _openai_steps(local: bool) -> list[_Step]:
     return [
         _Step("chat completion", _chat),
         _Step("streamed chat completion", _stream, note=_stream_note),
@@ -620,6 +650,35 @@ def _steps(local: bool) -> list[_Step]:
         _Step("Responses API", _responses),
         _Step(f"error, on purpose (model {_error_model(local)!r})", _error, expect_error=True),
     ]
+
+
+_PROMPTS = demo_providers.Prompts(
+    SYSTEM_PROMPT, CHAT_PROMPT, STREAM_PROMPT, TOOL_PROMPT, EMBEDDING_INPUTS, ERROR_PROMPT
+)
+
+
+def _provider_step(name: str, label: str, call: demo_providers.Call, expect_error: bool) -> _Step:
+    def run(ctx: _Context) -> str:
+        return call(ctx.clients[name], ctx.live.write, _PROMPTS)
+
+    return _Step(label, run, expect_error=expect_error, provider=name)
+
+
+def _steps(local: bool, chosen: Sequence[str]) -> list[_Step]:
+    """The calls of the chosen providers, provider by provider, labelled with the provider when there are several."""
+    steps: list[_Step] = []
+    for name in chosen:
+        own = (
+            _openai_steps(local)
+            if name == "openai"
+            else [_provider_step(name, *step) for step in demo_providers.STEPS[name]]
+        )
+        if len(chosen) > 1:
+            title = demo_providers.BY_NAME[name].title
+            for step in own:
+                step.label = f"{title}: {step.label}"
+        steps += own
+    return steps
 
 
 @dataclass
@@ -637,7 +696,7 @@ class _Outcome:
         if self.step.expect_error and self.error is None:
             return "the deliberate error did not happen"
         if not self.spans:
-            return "no GenAI span was recorded (is another OpenAI instrumentation active?)"
+            return f"no GenAI span was recorded (is another {self.step.provider} instrumentation active?)"
         return None
 
 
@@ -1119,6 +1178,8 @@ def _instrument(pipeline: _Pipeline, err: TextIO, local: bool) -> tuple[str, boo
 def _call_all(
     options: DemoOptions,
     base_url: str | None,
+    chosen: Sequence[str],
+    left_out: Sequence[str],
     pipeline: _Pipeline,
     text: TextIO | None,
     capture_note: str,
@@ -1126,33 +1187,51 @@ def _call_all(
 ) -> tuple[list[_Outcome], str | None]:
     """Make the calls, printing each as it goes (in text mode); returns the outcomes and, if the endpoint
     could not be reached, why the remaining calls were skipped."""
-    import openai
-
     from llmtel.demo.server import FakeOpenAIServer
 
     live = _LiveText(text)
     outcomes: list[_Outcome] = []
     server: FakeOpenAIServer | None = None
-    client: openai.OpenAI | None = None
+    client: Any = None
+    clients: dict[str, Any] = {}
     try:
-        if base_url is None:
+        if base_url is None or any(name != "openai" for name in chosen):
             server = FakeOpenAIServer().start()
-            client = openai.OpenAI(base_url=server.base_url, api_key=DEFAULT_API_KEY, max_retries=0)
-            target = f"the built-in OpenAI-compatible server at {server.base_url}"
-        else:
-            api_key = os.environ.get("OPENAI_API_KEY", "").strip() or DEFAULT_API_KEY
-            client = openai.OpenAI(base_url=base_url, api_key=api_key)
-            target = base_url
+        targets = []
+        if "openai" in chosen:
+            import openai
+
+            if base_url is None:
+                assert server is not None
+                client = openai.OpenAI(base_url=server.base_url, api_key=DEFAULT_API_KEY, max_retries=0)
+                targets.append(f"the built-in OpenAI-compatible server at {server.base_url}")
+            else:
+                api_key = os.environ.get("OPENAI_API_KEY", "").strip() or DEFAULT_API_KEY
+                client = openai.OpenAI(base_url=base_url, api_key=api_key)
+                targets.append(base_url)
+        others = [name for name in chosen if name != "openai"]
+        if others:
+            assert server is not None
+            for name in others:
+                clients[name] = demo_providers.client(name, server.root_url)
+            titles = ", ".join(demo_providers.BY_NAME[name].title for name in others)
+            targets.append(f"{titles}: the built-in server at {server.root_url}, in each one's wire format")
         if text is not None:
-            versions = f"openai {openai.__version__}, instrumented by llmtel {llmtel.__version__}"
-            for line in (
-                f"llmtel demo: {versions}",
-                f"calls go to {target}",
+            sdks = ", ".join(demo_providers.BY_NAME[name].version() for name in chosen)
+            lines = [
+                f"llmtel demo: {sdks}, instrumented by llmtel {llmtel.__version__}",
+                f"calls go to {'; '.join(targets)}",
                 f"content capture {capture_note}",
-            ):
+            ]
+            if left_out:
+                missing = ", ".join(demo_providers.BY_NAME[name].distribution for name in left_out)
+                lines.append(f"not installed, so not shown: {missing} (pip install 'llmtel[all]' adds them)")
+            for line in lines:
                 text.write("\n".join(_wrap_items(line.split(), indent="", sep=" ")) + "\n")
-        ctx = _Context(client, server is not None, options.model, options.embedding_model, live, stream_usage_by_demo)
-        steps = _steps(server is not None)
+        ctx = _Context(
+            client, server is not None, options.model, options.embedding_model, live, stream_usage_by_demo, 0, clients
+        )
+        steps = _steps(base_url is None, chosen)
         for index, step in enumerate(steps, 1):
             if text is not None:
                 text.write(f"\n[{index}/{len(steps)}] {step.label}\n")
@@ -1177,8 +1256,8 @@ def _call_all(
                     said = f"{verb} {_describe_error(outcome.error)}"
                 for line in _wrap_items(said.split(), sep=" ") if said else ():
                     text.write(line + "\n")
-            if isinstance(outcome.error, openai.APIConnectionError) and index < len(steps):
-                skipped = f"cannot reach {target}; the remaining {len(steps) - index} call(s) were skipped"
+            if _unreachable(outcome.error) and index < len(steps):
+                skipped = f"cannot reach {targets[0]}; the remaining {len(steps) - index} call(s) were skipped"
                 if text is not None:
                     text.write("\n".join(_wrap_items(skipped.split(), sep=" ")) + "\n")
                 return outcomes, skipped
@@ -1186,8 +1265,16 @@ def _call_all(
     finally:
         if client is not None:
             client.close()
+        for name, other in clients.items():
+            demo_providers.close(name, other)
         if server is not None:
             server.stop()
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    """The (real) OpenAI endpoint cannot be reached: the remaining calls would fail the same way."""
+    openai = sys.modules.get("openai")
+    return exc is not None and openai is not None and isinstance(exc, openai.APIConnectionError)
 
 
 def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -1199,8 +1286,9 @@ def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = No
     err = sys.stderr if err is None else err
     base_url = options.base_url or (None if options.local else os.environ.get("OPENAI_BASE_URL", "").strip())
     service_name = os.environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE_NAME
+    chosen, left_out = _providers(options, base_url)
     try:
-        _check_installed()
+        _check_installed(chosen)
         pipeline = _Pipeline(service_name, _otlp_plan())
     except DemoError as exc:
         err.write(f"llmtel demo: {exc}\n")
@@ -1210,7 +1298,9 @@ def run(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = No
     try:
         try:
             capture_note, usage_by_demo = _instrument(pipeline, err, local=not base_url)
-            outcomes, unreachable = _call_all(options, base_url or None, pipeline, text, capture_note, usage_by_demo)
+            outcomes, unreachable = _call_all(
+                options, base_url or None, chosen, left_out, pipeline, text, capture_note, usage_by_demo
+            )
         finally:
             llmtel.uninstrument()
         metrics_data = pipeline.metric_reader.get_metrics_data()
