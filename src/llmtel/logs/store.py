@@ -59,7 +59,10 @@ CREATE TABLE IF NOT EXISTS records (
     response_model TEXT,
     duration_ms REAL,
     error INTEGER NOT NULL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
     total_tokens INTEGER,
+    cost_usd REAL,
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_time ON records (time_ns);
@@ -70,6 +73,7 @@ CREATE INDEX IF NOT EXISTS records_response_model ON records (response_model, ti
 CREATE INDEX IF NOT EXISTS records_provider ON records (provider, time_ns);
 CREATE INDEX IF NOT EXISTS records_conversation ON records (conversation_id, time_ns);
 CREATE INDEX IF NOT EXISTS records_trace ON records (trace_id);
+CREATE INDEX IF NOT EXISTS records_errors ON records (time_ns) WHERE error = 1;
 CREATE INDEX IF NOT EXISTS records_parent ON records (parent_span_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (text);
 CREATE TABLE IF NOT EXISTS agent_spans (
@@ -153,7 +157,7 @@ SUMMARY_KEYS = {
     "model": "COALESCE(request_model, response_model)",
     "agent": "agent",
     "provider": "provider",
-    "day": "substr(json_extract(body, '$.time'), 1, 10)",
+    "day": "date(time_ns / 1000000000, 'unixepoch')",
 }
 
 
@@ -312,8 +316,9 @@ class Store:
         if row is None:
             cursor = db.execute(
                 "INSERT INTO records (span_id, trace_id, parent_span_id, seq, from_span, time_ns, agent,"
-                " conversation_id, provider, request_model, response_model, duration_ms, error, total_tokens, body)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " conversation_id, provider, request_model, response_model, duration_ms, error, input_tokens,"
+                " output_tokens, total_tokens, cost_usd, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record["span_id"], record["trace_id"], parent, seq, int(from_span), *self._columns(record)),
             )
             db.execute("INSERT INTO records_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, search_text(record)))
@@ -334,14 +339,18 @@ class Store:
             record["response_model"],
             record["duration_ms"],
             int(record["error_type"] is not None or record["error_message"] is not None),
+            record["input_tokens"],
+            record["output_tokens"],
             record["total_tokens"],
+            record["cost_usd"],
             _dumps(record),
         )
 
     def _update_row(self, db: sqlite3.Connection, row_id: int, record: Record, seq: int) -> None:
         db.execute(
             "UPDATE records SET seq = ?, time_ns = ?, agent = ?, conversation_id = ?, provider = ?, request_model = ?,"
-            " response_model = ?, duration_ms = ?, error = ?, total_tokens = ?, body = ? WHERE id = ?",
+            " response_model = ?, duration_ms = ?, error = ?, input_tokens = ?, output_tokens = ?, total_tokens = ?,"
+            " cost_usd = ?, body = ? WHERE id = ?",
             (seq, *self._columns(record), row_id),
         )
         db.execute("UPDATE records_fts SET text = ? WHERE rowid = ?", (search_text(record), row_id))
@@ -433,44 +442,42 @@ class Store:
         return int(self._rows("SELECT COUNT(*) FROM records", ())[0][0])
 
     def summary(self, by: str = "model", query: Query | None = None) -> list[dict[str, Any]]:
-        """Per group: calls, errors, token sums, cost and p50/p95 latency; groups by calls, most first."""
+        """Per group: calls, errors, token sums, cost and p50/p95 latency; groups by calls, most first.
+
+        SQLite sums (``SUM`` of no values is NULL: unknown stays null, never 0); the percentiles from each
+        group's durations, sorted by SQLite, so Python only picks two values out of each list.
+        """
         key = SUMMARY_KEYS[by]
         where, params = (query or Query()).where()
-        groups: dict[Any, dict[str, Any]] = {}
-        durations: dict[Any, list[float]] = {}
-        sql = (
-            f"SELECT {key}, error, duration_ms, json_extract(body, '$.input_tokens'),"
-            f" json_extract(body, '$.output_tokens'), total_tokens, json_extract(body, '$.cost_usd')"
-            f" FROM records{where}"
+        totals = self._rows(
+            f"SELECT {key} AS g, COUNT(*), SUM(error), SUM(input_tokens), SUM(output_tokens), SUM(total_tokens),"
+            f" SUM(cost_usd) FROM records{where} GROUP BY g",
+            params,
         )
-        for group, error, duration, inputs, outputs, total, cost in self._rows(sql, params):
-            row = groups.get(group)
-            if row is None:
-                row = groups[group] = {
+        durations: dict[Any, list[float]] = {}
+        glue = " AND " if where else " WHERE "
+        for group, duration in self._rows(
+            f"SELECT {key} AS g, duration_ms FROM records{where}{glue}duration_ms IS NOT NULL ORDER BY g, duration_ms",
+            params,
+        ):
+            durations.setdefault(group, []).append(duration)
+        groups = []
+        for group, calls, errors, inputs, outputs, total, cost in totals:
+            values = durations.get(group, [])
+            groups.append(
+                {
                     by: group,
-                    "calls": 0,
-                    "errors": 0,
-                    "input_tokens": None,
-                    "output_tokens": None,
-                    "total_tokens": None,
-                    "cost_usd": None,
-                    "p50_ms": None,
-                    "p95_ms": None,
+                    "calls": calls,
+                    "errors": errors,
+                    "input_tokens": inputs,
+                    "output_tokens": outputs,
+                    "total_tokens": total,
+                    "cost_usd": cost,
+                    "p50_ms": percentile(values, 0.5),
+                    "p95_ms": percentile(values, 0.95),
                 }
-                durations[group] = []
-            row["calls"] += 1
-            row["errors"] += error
-            for name, value in (("input_tokens", inputs), ("output_tokens", outputs), ("total_tokens", total)):
-                if isinstance(value, int):
-                    row[name] = (row[name] or 0) + value
-            if isinstance(cost, (int, float)):
-                row["cost_usd"] = (row["cost_usd"] or 0.0) + cost
-            if duration is not None:
-                durations[group].append(duration)
-        for group, row in groups.items():
-            values = sorted(durations[group])
-            row["p50_ms"], row["p95_ms"] = percentile(values, 0.5), percentile(values, 0.95)
-        return sorted(groups.values(), key=lambda r: (-r["calls"], str(r[by])))
+            )
+        return sorted(groups, key=lambda r: (-r["calls"], str(r[by])))
 
     def __enter__(self) -> Store:
         return self
