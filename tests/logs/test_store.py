@@ -274,3 +274,29 @@ def test_limits_from_flags_and_environment(monkeypatch: pytest.MonkeyPatch, capl
         "llmtel logs: LLMTEL_LOG_MAX_MB='lots' is not a number >= 0; using the default",
         "llmtel logs: LLMTEL_LOG_MAX_DAYS='-1' is not a number >= 0; using the default",
     ]
+
+
+def test_a_forked_worker_opens_its_own_connection(tmp_path: Path) -> None:
+    """gunicorn-style: the parent exported (its store is open), then forks; the child's records still land."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(LlmtelLogsSpanExporter(tmp_path / "forked")))
+    tracer = provider.get_tracer("t")
+    attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "parent"}
+    with tracer.start_as_current_span("chat parent", attributes=attrs):
+        pass
+    pid = os.fork()
+    if pid == 0:  # the child: export, then leave without running the parent's cleanup
+        try:
+            with tracer.start_as_current_span("chat child", attributes={**attrs, "gen_ai.request.model": "child"}):
+                pass
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    with tracer.start_as_current_span("chat parent", attributes=attrs):
+        pass
+    provider.shutdown()
+    with Store(tmp_path / "forked", create=False) as s:
+        assert sorted(r["request_model"] for r in s.query()) == ["child", "parent", "parent"]

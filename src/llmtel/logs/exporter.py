@@ -78,6 +78,7 @@ class _Sink:
         self._warned = False
         self._lock = threading.Lock()
         self.users = 0  # exporters sharing it: the last one to shut down closes the store
+        self._pid = os.getpid()
 
     @classmethod
     def for_directory(cls, directory: str) -> _Sink:
@@ -91,7 +92,12 @@ class _Sink:
 
     def store(self) -> Store | None:
         with self._lock:
+            if self._store is not None and self._pid != os.getpid():
+                # A forked worker (gunicorn, multiprocessing) inherited the parent's connection: SQLite forbids
+                # using it across a fork, and closing it here could disturb the parent's. Left alone; a new one.
+                self._store = None
             if self._store is None and not self._failed:
+                self._pid = os.getpid()
                 try:
                     max_bytes, max_age_s = limits()
                     self._store = Store(self.directory, max_bytes=max_bytes, max_age_s=max_age_s)
