@@ -269,3 +269,50 @@ async def test_automatic_function_calling_is_one_span_per_model_call(otel: Any, 
     assert len(server.requests) == before + 4
     # google-genai 2 and 3 run a chat's function calling themselves; 1.x left it to models.generate_content
     assert len(otel.spans()) == (3 if SDK >= (2, 0) else 2)
+
+
+@pytest.mark.skipif(
+    SDK < (2, 0), reason="google-genai 1.x cannot call functions with string annotations (this module's)"
+)
+async def test_llm_calls_in_the_apps_functions_get_their_spans(otel: Any, server: Any, gemini: Any) -> None:
+    """With automatic function calling the SDK runs the app's function inside ``generate_content``: an LLM call
+    it makes is the app's, not a nested SDK call. It gets its span, a child of the call that ran the function."""
+    otel.instrument("google_genai")
+    inner: list[str] = []
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        inner.append(gemini.models.generate_content(model="inner-model", contents="hi").text or "")
+        return "sunny"
+
+    async def aget_weather(city: str) -> str:
+        """The weather in a city."""
+        inner.append((await gemini.aio.models.generate_content(model="inner-model", contents="hi")).text)
+        return "sunny"
+
+    gemini.models.generate_content(model=MODEL, contents=PROMPT, config={"tools": [get_weather]})
+    await gemini.aio.models.generate_content(model=MODEL, contents=PROMPT, config={"tools": [aget_weather]})
+    assert len(inner) == 2
+    first_inner, outer, second_inner, aouter = otel.spans()  # in the order they ended
+    assert [s.name for s in (outer, first_inner)] == [
+        "generate_content gemini-2.5-flash",
+        "generate_content inner-model",
+    ]
+    assert first_inner.parent is not None and first_inner.parent.span_id == outer.context.span_id
+    assert second_inner.parent is not None and second_inner.parent.span_id == aouter.context.span_id
+    assert outer.parent is None and aouter.parent is None
+    assert len(server.requests) >= 6
+
+
+def test_functions_hook_keeps_the_apps_suppression(otel: Any, gemini: Any) -> None:
+    from opentelemetry import context
+
+    from llmtel.providers.google_genai._common import _uncovered
+
+    otel.instrument("google_genai")
+    assert _uncovered() is None  # no inference span current: nothing to do
+    token = context.attach(context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True))
+    try:
+        assert _uncovered() is None
+    finally:
+        context.detach(token)

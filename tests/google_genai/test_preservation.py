@@ -185,13 +185,19 @@ def originals() -> dict[str, Any]:
 
 
 def test_uninstrument_restores_the_very_functions(otel: Any) -> None:
+    from google.genai import _extra_utils
+
+    hooked = ("get_function_response_parts", "get_function_response_parts_async")
     before = originals()
+    functions = {name: _extra_utils.__dict__[name] for name in hooked}
     otel.instrument("google_genai")
     during = originals()
     assert all(during[k] is not before[k] for k in before)
     assert all(during[k].__wrapped__ is before[k] for k in before)
+    assert all(_extra_utils.__dict__[n].__wrapped__ is functions[n] for n in hooked)
     otel.uninstrument()
-    assert originals() == before and all(originals()[k] is before[k] for k in before)
+    assert all(originals()[k] is before[k] for k in before)
+    assert all(_extra_utils.__dict__[n] is functions[n] for n in hooked)
 
 
 def test_instrument_twice_and_the_public_api(otel: Any) -> None:

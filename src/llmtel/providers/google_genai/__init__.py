@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llmtel.core.install import Installer, Peer, Spec, Target
+from llmtel.core.install import Hook, Installer, Peer, Spec, Target
 
 if TYPE_CHECKING:
     from llmtel.providers.google_genai.instrumentor import GoogleGenAIInstrumentor
@@ -48,6 +48,13 @@ _TARGETS = (
     Target(_MODELS, "AsyncModels.generate_content_stream", "generate.GenerateContentStreamApi", True),
     Target(_MODELS, "Models.embed_content", "embed.EmbedContentApi", False),
     Target(_MODELS, "AsyncModels.embed_content", "embed.EmbedContentApi", True),
+)
+
+# Where the SDK runs the app's Python functions (automatic function calling) inside a wrapped call: the app's own
+# LLM calls there get their spans (see _common).
+_HOOKS = (
+    Hook("google.genai._extra_utils", "get_function_response_parts", "functions_hook"),
+    Hook("google.genai._extra_utils", "get_function_response_parts_async", "async_functions_hook"),
 )
 
 # The official instrumentation (opentelemetry-python-contrib / -genai, package
@@ -76,6 +83,7 @@ SPEC = Spec(
     package=__name__,
     calls=f"{__name__}._common",
     targets=_TARGETS,
+    hooks=_HOOKS,
     peers=_PEERS,
     entry_point="llmtel_google_genai",
     version=_version,

@@ -11,10 +11,12 @@ result to :func:`dispatch`:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from enum import Enum
 from typing import Any
 
+from opentelemetry import context, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.util.types import AttributeValue
 
 from llmtel import semconv as sc
@@ -22,7 +24,7 @@ from llmtel._internal import swallowed
 from llmtel.core import endpoints
 from llmtel.core.adapter import Adapter, Converter, RequestTable, field, request_attributes, view
 from llmtel.core.call import complete
-from llmtel.core.invocation import Invocation, Telemetry
+from llmtel.core.invocation import Invocation, Telemetry, suppressed
 from llmtel.core.streams import stream_proxy
 
 _GEMINI = sc.GenAiProviderNameValues.GCP_GEMINI
@@ -94,6 +96,53 @@ class Api(Adapter):
         if type(code) is int and 100 <= code <= 599:
             return str(code)
         return f"google.genai.{cls.__qualname__}"
+
+
+# -- automatic function calling -------------------------------------------------------------------------------------
+#
+# With Python functions as tools, ``models.generate_content`` runs the app's functions itself, inside the call, so
+# inside our span's context: an LLM call the app's function makes would be taken for a nested SDK call and get no
+# span (see llmtel.core.invocation.suppressed). While the SDK runs the app's functions
+# (``_extra_utils.get_function_response_parts`` and its async twin), the current span is the same span as a
+# non-recording one: the app's calls there are children of the call that ran them, and get their own spans.
+
+
+def _uncovered() -> object:
+    """Attach the context the app's functions run in, when the current span is an inference span; else None."""
+    try:
+        ctx = context.get_current()
+        if ctx.get(_SUPPRESS_INSTRUMENTATION_KEY) or not suppressed(ctx):
+            return None  # the app suppressed instrumentation itself, or no inference span is current
+        span_context = trace.get_current_span(ctx).get_span_context()
+        return context.attach(trace.set_span_in_context(trace.NonRecordingSpan(span_context), ctx))
+    except Exception:
+        swallowed("automatic function calling context")
+        return None
+
+
+def _covered(token: object) -> None:
+    if token is not None:
+        try:
+            context.detach(token)  # type: ignore[arg-type]
+        except Exception:
+            swallowed("automatic function calling context")
+
+
+def functions_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """Around ``get_function_response_parts``: the SDK calls the app's functions (see above)."""
+    token = _uncovered()
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _covered(token)
+
+
+async def async_functions_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    token = _uncovered()
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _covered(token)
 
 
 # -- the request's config -----------------------------------------------------------------------------------------
