@@ -172,3 +172,46 @@ def test_show_renders_a_tool_round_trip(tmp_path: Path) -> None:
         "  assistant (finish: stop):\n"
         "    zebra crossing\n"
     )
+
+
+def test_a_server_url_is_a_source(tmp_path: Path, serve: tuple[str, Path, Any]) -> None:
+    """``llmtel logs URL``: a running ``llmtel logs serve`` (on another machine, say) read through its API."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.logs.conftest import Lines, clean_env
+
+    url, served_dir, _ = serve
+    now = time.time_ns()
+    recent = [dict(r, time=iso(now - (30 - i) * 60 * 10**9)) for i, r in enumerate(CORPUS)]
+    imported = run_cli("import", str(write_jsonl(tmp_path / "a.jsonl", recent[:29])), "--dir", str(served_dir))
+    assert imported.returncode == 0, imported.stderr
+    coder = [r for r in reversed(recent[:29]) if r["agent"] == "coder"]
+    listed = run_cli(url, "--json", "--agent", "coder")
+    assert listed.stdout == "".join(json.dumps(r) + "\n" for r in coder), listed.stderr
+    summary = run_cli("summary", url, "--by", "agent", "--json", "--errors")
+    assert [(g["agent"], g["calls"]) for g in map(json.loads, summary.stdout.splitlines())] == [
+        (None, 2),
+        ("coder", 2),
+        ("planner", 1),
+    ]
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "llmtel.logs", "--follow", "--json", url, "--model", "gpt-4o-mini", "--limit", "1"],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        tail = Lines(follow)
+        tail.wait(lambda line: json.loads(line)["span_id"] == recent[27]["span_id"])  # the newest gpt-4o-mini
+        live = dict(recent[27], span_id=f"{255:016x}", time=iso(now))
+        others = [dict(r, span_id=f"{256 + i:016x}", time=iso(now)) for i, r in enumerate(recent[28:30])]  # not 4o
+        run_cli("import", str(write_jsonl(tmp_path / "b.jsonl", [*others, live])), "--dir", str(served_dir))
+        tail.wait(lambda line: json.loads(line)["span_id"] == live["span_id"])  # then the live one
+        assert [json.loads(line) for _, line in tail.lines] == [recent[27], live]
+    finally:
+        follow.terminate()
+        follow.wait(10)
+    unreachable = run_cli("http://127.0.0.1:9/", "--json")
+    assert unreachable.returncode == 2 and unreachable.stderr.startswith("llmtel logs: cannot read http://127.0.0.1:9")

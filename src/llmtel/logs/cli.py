@@ -17,7 +17,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -68,8 +70,9 @@ def _sources(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="*", metavar="SOURCE", help="store directory, records JSONL, OTLP JSON lines")
 
 
-def _query(args: argparse.Namespace) -> Query:
-    params = {
+def _params(args: argparse.Namespace) -> dict[str, str | None]:
+    """The filter flags under the API's parameter names (one parser for both: :func:`query_from`)."""
+    return {
         "agent": args.agent,
         "model": args.model,
         "provider": args.provider,
@@ -82,6 +85,9 @@ def _query(args: argparse.Namespace) -> Query:
         "slow": args.slow,
         "limit": args.limit,
     }
+
+
+def _query(params: dict[str, str | None]) -> Query:
     try:
         return query_from(params)
     except ValueError as exc:
@@ -111,8 +117,28 @@ def load_file(store: Store, path: Path) -> int:
     return lines
 
 
-def open_sources(sources: Sequence[str]) -> Store:
-    """One store to query: the store directory itself when that is the only source, else an in-memory copy."""
+def is_url(name: str) -> bool:
+    return name.startswith(("http://", "https://"))
+
+
+def _fetch(url: str, timeout: float | None = 30) -> Any:
+    try:
+        return urllib.request.urlopen(url, timeout=timeout)
+    except (OSError, ValueError) as exc:
+        raise _Usage(f"cannot read {url}: {exc}") from None
+
+
+def _api_url(base: str, path: str, params: dict[str, str | None]) -> str:
+    given = {k: v for k, v in params.items() if v}
+    return f"{base.rstrip('/')}{path}" + (f"?{urllib.parse.urlencode(given)}" if given else "")
+
+
+def open_sources(sources: Sequence[str], params: dict[str, str | None] | None = None) -> Store:
+    """One store to query: the store directory itself when that is the only source, else an in-memory copy.
+
+    A URL is a running ``llmtel logs serve``: the records matching ``params`` are read from its API (and
+    checked like any JSONL record: the server is not trusted more than a file).
+    """
     names = list(sources) or [log_dir()]
     if len(names) == 1 and Path(names[0]).is_dir():
         try:
@@ -122,7 +148,15 @@ def open_sources(sources: Sequence[str]) -> Store:
     memory = Store(None, max_age_s=None, max_bytes=None)
     for name in names:
         path = Path(name)
-        if path.is_dir():
+        if is_url(name):
+            with _fetch(_api_url(name, "/api/logs", params or {})) as response:
+                try:
+                    found = json.loads(response.read()).get("records")
+                except (ValueError, AttributeError):
+                    raise _Usage(f"{name}: not an llmtel logs server") from None
+            records = [r for r in map(clean, found if isinstance(found, list) else []) if r is not None]
+            memory.write([Entry(r, None, r["duration_ms"] is not None) for r in records])
+        elif path.is_dir():
             try:
                 with Store(path, create=False) as other:
                     memory.write([Entry(r, None, r["duration_ms"] is not None) for r in other.query(oldest_first=True)])
@@ -133,6 +167,28 @@ def open_sources(sources: Sequence[str]) -> Store:
         else:
             raise _Usage(f"{name}: no such file or directory (no records there yet? see llmtel logs serve)")
     return memory
+
+
+def _polled(store: Store, query: Query) -> Iterator[list[Record]]:
+    """A store's changes, as they are committed (by any process)."""
+    seq = store.last_seq()
+    while True:
+        seq, records = store.changes(seq, query)
+        yield records
+        time.sleep(FOLLOW_POLL_S)
+
+
+def _streamed(url: str, params: dict[str, str | None]) -> Iterator[list[Record]]:
+    """A server's live feed (server-sent events), one record at a time."""
+    with _fetch(_api_url(url, "/api/stream", {**params, "limit": None}), timeout=None) as response:
+        for line in response:
+            if line.startswith(b"data: "):
+                try:
+                    record = clean(json.loads(line[len(b"data: ") :]))
+                except ValueError:
+                    continue
+                if record is not None:
+                    yield [record]
 
 
 # -- rendering --------------------------------------------------------------------------------------------------
@@ -279,13 +335,20 @@ def _list(argv: list[str], out: TextIO) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON record per line (the documented schema)")
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing calls as they are recorded")
     args = parser.parse_intermixed_args(argv)
-    query = _query(args)
-    store = open_sources(args.sources)
+    params = _params(args)
+    query = _query(params)
+    store = open_sources(args.sources, params)
     with store:
         if not args.json and query.limit is None:
             query.limit = TABLE_LIMIT
         if args.follow:
-            return _follow(store, query, args.json, out)
+            remote = [name for name in args.sources if is_url(name)]
+            if len(remote) > 1 or (remote and len(args.sources) > 1):
+                raise _Usage("--follow follows one source: a store directory or one server URL")
+            recent = list(reversed(store.query(query)))
+            query.limit = None
+            updates = _streamed(remote[0], params) if remote else _polled(store, query)
+            return _follow(recent, updates, args.json, out)
         records = store.query(query)
         if args.json:
             for record in records:
@@ -295,11 +358,9 @@ def _list(argv: list[str], out: TextIO) -> int:
     return 0
 
 
-def _follow(store: Store, query: Query, as_json: bool, out: TextIO) -> int:
+def _follow(recent: list[Record], updates: Iterator[list[Record]], as_json: bool, out: TextIO) -> int:
     """The latest calls oldest first, then every call as it is recorded (a record completed later, when its
     span or its details event arrives second, is printed again only if what is shown changed)."""
-    seq = store.last_seq()
-    recent = list(reversed(store.query(query)))
     shown: dict[str, str] = {}
 
     def emit(record: Record) -> None:
@@ -314,15 +375,13 @@ def _follow(store: Store, query: Query, as_json: bool, out: TextIO) -> int:
         out.write("  ".join(_COLUMNS) + "\n")
     for record in recent:
         emit(record)
-    query.limit = None
     try:
-        while True:
-            seq, records = store.changes(seq, query)
+        for records in updates:
             for record in records:
                 emit(record)
-            time.sleep(FOLLOW_POLL_S)
     except KeyboardInterrupt:
-        return 0
+        pass
+    return 0
 
 
 def _one_source(parser: argparse.ArgumentParser) -> None:
@@ -366,7 +425,7 @@ def _conversation(argv: list[str], out: TextIO) -> int:
         "the conversation id (gen_ai.conversation.id)",
         "its records, oldest first, one JSON per line",
     )
-    with open_sources(args.source) as store:
+    with open_sources(args.source, {"conversation": args.id}) as store:
         records = store.query(Query(conversation=args.id), oldest_first=True)
     if not records:
         sys.stderr.write(f"llmtel logs conversation: no calls in conversation {args.id!r}\n")
@@ -394,9 +453,9 @@ def _summary(argv: list[str], out: TextIO) -> int:
     parser.add_argument("--by", choices=list(SUMMARY_KEYS), default="model", help="group by (default: model)")
     parser.add_argument("--json", action="store_true", help="one JSON object per group")
     args = parser.parse_intermixed_args(argv)
-    query = _query(args)
-    query.limit = None
-    with open_sources(args.sources) as store:
+    params = {**_params(args), "limit": None}
+    query = _query(params)
+    with open_sources(args.sources, params) as store:
         groups = store.summary(args.by, query)
     if args.json:
         for group in groups:
@@ -426,8 +485,9 @@ def _export(argv: list[str], out: TextIO) -> int:
     _filters(parser)
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
     args = parser.parse_intermixed_args(argv)
-    query = _query(args)
-    with open_sources(args.sources) as store:
+    params = _params(args)
+    query = _query(params)
+    with open_sources(args.sources, params) as store:
         records = store.query(query, oldest_first=True)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
