@@ -200,6 +200,8 @@ def test_untrusted_values_are_null_not_guessed() -> None:
     assert from_span(SpanData("0" * 32, "cd" * 8, None, 1, 2, {"gen_ai.operation.name": "chat"})) is None
     assert from_span(SpanData("xyz", "cd" * 8, None, 1, 2, {"gen_ai.operation.name": "chat"})) is None
     assert from_span(_span(**{"http.method": "GET"})) is None
+    for operation in ("invoke_agent", "execute_tool", "invoke_workflow"):  # context for calls, not calls
+        assert from_span(_span(**{"gen_ai.operation.name": operation})) is None
     event = EventData("ab" * 16, "cd" * 8, 10**18, "some.other.event", {"gen_ai.operation.name": "chat"})
     assert from_event(event) is None
 

@@ -65,7 +65,13 @@ CONTENT_FIELDS: dict[str, str] = {
 Record = dict[str, Any]
 
 # Operations that are not LLM calls: the agent and tool spans give context (agent name) but are not records.
-_NOT_CALLS = frozenset({sc.GenAiOperationNameValues.INVOKE_AGENT, sc.GenAiOperationNameValues.EXECUTE_TOOL})
+_NOT_CALLS = frozenset(
+    {
+        sc.GenAiOperationNameValues.INVOKE_AGENT,
+        sc.GenAiOperationNameValues.EXECUTE_TOOL,
+        sc.GenAiOperationNameValues.INVOKE_WORKFLOW,
+    }
+)
 _CONTEXT_OPERATIONS = _NOT_CALLS
 
 # Limits on what one record may hold. Names and ids are short in practice; anything longer is not trusted.
