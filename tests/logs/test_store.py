@@ -17,7 +17,7 @@ import pytest
 
 from llmtel.logs.exporter import LlmtelLogsSpanExporter
 from llmtel.logs.record import Entry, clean, iso
-from llmtel.logs.store import Query, Store, percentile, query_from
+from llmtel.logs.store import Query, Store, StoreError, percentile, query_from
 from tests.logs.conftest import BASE_NS, CORPUS, MINUTE, clean_env
 
 NOW = BASE_NS + 30 * MINUTE  # one minute after the newest record
@@ -300,3 +300,25 @@ def test_a_forked_worker_opens_its_own_connection(tmp_path: Path) -> None:
     provider.shutdown()
     with Store(tmp_path / "forked", create=False) as s:
         assert sorted(r["request_model"] for r in s.query()) == ["child", "parent", "parent"]
+
+
+def test_a_reader_never_waits_for_a_writer(store: Store) -> None:
+    """WAL: while another process holds the write lock, a reader opens the store and queries at once."""
+    writer = sqlite3.connect(store.path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with Store(Path(store.path).parent, create=False) as reader:
+            assert ids(reader.query(Query(limit=2))) == [29, 28]
+        assert time.monotonic() - started < 1.0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_a_reader_refuses_what_is_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "records.db").write_bytes(b"not a database, just bytes" * 100)
+    with pytest.raises(StoreError, match="not an llmtel log store"):
+        Store(tmp_path, create=False)
+    with pytest.raises(StoreError, match="no llmtel log store in"):
+        Store(tmp_path / "empty", create=False)

@@ -197,7 +197,10 @@ class Store:
             self._db = sqlite3.connect(
                 self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
-            self._setup()
+            if create or path is None:
+                self._setup()
+            else:
+                self._check()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         if create and path is not None:
@@ -229,6 +232,18 @@ class Store:
                 db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has schema {row[0]}, newer than this llmtel ({SCHEMA_VERSION})")
+
+    def _check(self) -> None:
+        """A reader's open: no write at all (no lock taken, so a busy writer never delays it), only the schema
+        version checked."""
+        self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path} is not an llmtel log store: {exc}") from exc
+        if row is None or not str(row[0]).isdigit() or int(row[0]) > SCHEMA_VERSION:
+            found = row[0] if row is not None else "none"
+            raise StoreError(f"{self.path} has schema {found}; this llmtel reads up to {SCHEMA_VERSION}")
 
     class _Tx:
         def __init__(self, store: Store) -> None:
