@@ -12,7 +12,8 @@ from typing import Any
 import openai
 import pytest
 
-from llmtel.logs.cli import main, register
+from llmtel.logs.cli import main
+from llmtel.logs.command import register
 from llmtel.logs.record import iso
 from tests.conftest import Otel
 from tests.logs.conftest import CORPUS, run_cli, write_jsonl
@@ -215,3 +216,18 @@ def test_a_server_url_is_a_source(tmp_path: Path, serve: tuple[str, Path, Any]) 
         follow.wait(10)
     unreachable = run_cli("http://127.0.0.1:9/", "--json")
     assert unreachable.returncode == 2 and unreachable.stderr.startswith("llmtel logs: cannot read http://127.0.0.1:9")
+
+
+def test_registering_imports_nothing_heavy() -> None:
+    """Building the llmtel parser must work on a minimal install: no OpenTelemetry SDK, no protobuf."""
+    import subprocess
+    import sys
+
+    code = (
+        "import argparse, sys\n"
+        "from llmtel.logs.command import register\n"
+        "register(argparse.ArgumentParser().add_subparsers())\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry', 'google', 'sqlite3', 'llmtel.logs'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "['llmtel.logs', 'llmtel.logs.command']", out.stderr

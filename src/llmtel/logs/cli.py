@@ -6,8 +6,8 @@
 (the collector's file exporter: one export request per line, traces or logs). Files are loaded into an
 in-memory store, so every filter works the same on them.
 
-The ``logs`` command is handed its words untouched (:func:`register`) and parses them here: listing takes
-SOURCE words where sub-commands take their own, which one argparse parser cannot express.
+The ``logs`` command is handed its words untouched (:func:`llmtel.logs.command.register`) and parses them
+here: listing takes SOURCE words where sub-commands take their own, which one argparse parser cannot express.
 """
 
 from __future__ import annotations
@@ -583,23 +583,3 @@ def main(argv: Sequence[str], out: TextIO | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0  # | head
-
-
-def _handler(args: argparse.Namespace) -> int:
-    return main(args.logs_words)
-
-
-def register(subparsers: Any) -> None:
-    """Add ``logs`` to the ``llmtel`` command's sub-commands (``argparse``'s ``add_subparsers()`` result).
-
-    The words after ``logs`` reach :func:`main` untouched: no prefix character is ever matched, so even
-    ``--help`` goes through. The handler is stored as ``handler`` (what ``llmtel.cli.main`` calls).
-    """
-    parser = subparsers.add_parser(
-        "logs",
-        help="list, search, tail and summarise recorded LLM calls; serve an OTLP receiver (llmtel logs --help)",
-        add_help=False,
-        prefix_chars="\x00",
-    )
-    parser.add_argument("logs_words", nargs="*")
-    parser.set_defaults(handler=_handler)
