@@ -5,18 +5,20 @@ pydantic), so a per-chunk overhead of a microsecond drowns in the run-to-run noi
 SDK's real stream object (behind our proxy, the floor's generator, or nothing) yields real chunk objects parsed
 beforehand (a 200-chunk scenario's, its middle chunks repeated for the long stream), so only the per-chunk work of
 the instrumentation differs between configurations: openai's and anthropic's ``Stream``, botocore's
-``EventStream`` and google-genai's ``generate_content_stream`` generator (each fed as
-:attr:`bench.scenarios.Api.feed` says).
+``EventStream`` and google-genai's ``generate_content_stream`` generator, each fed where the SDK itself gets its
+parsed chunks from (:attr:`bench.scenarios.Api.feed`: patched on the SDK's class, below whatever the
+instrumentation wraps, for the length of one stream).
 Each stream is timed from its first ``next()`` to its end, at two lengths; the slope between them is the cost
 per chunk, with every per-stream cost (span start and end, end-of-stream metrics) cancelled out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .floor import Floor
@@ -45,21 +47,25 @@ def lengths(scenario: Scenario, total: int = LONG) -> tuple[list[Any], list[Any]
     return short, long
 
 
-def fed(scenario: Scenario, chunks: list[Any], floor: Floor | None) -> tuple[Any, Iterable[Any]]:
-    """(the stream, what to iterate): the SDK call (instrumented or not) happens here; iterating is the work."""
-    stream = scenario.fed_stream(chunks)
-    return stream, (floor.stream(lambda: stream) if floor is not None else stream)
+@contextlib.contextmanager
+def fed(scenario: Scenario, chunks: list[Any], floor: Floor | None) -> Iterator[tuple[Any, Iterable[Any]]]:
+    """(the stream, what to iterate) of one stream call whose SDK stream yields ``chunks``: the call (instrumented
+    or not) happens here; iterating, inside the block, is the work measured. The stream is closed after."""
+    with scenario.feeding(chunks):
+        stream = scenario.make_stream()
+        try:
+            yield stream, (floor.stream(lambda: stream) if floor is not None else stream)
+        finally:
+            stream.close()
 
 
 def time_iteration(scenario: Scenario, chunks: list[Any], floor: Floor | None) -> int:
     """Nanoseconds to iterate one stream whose SDK stream yields ``chunks``."""
-    stream, iterable = fed(scenario, chunks, floor)
-    t0 = time.perf_counter_ns()
-    for _ in iterable:
-        pass
-    elapsed = time.perf_counter_ns() - t0
-    stream.close()
-    return elapsed
+    with fed(scenario, chunks, floor) as (_, iterable):
+        t0 = time.perf_counter_ns()
+        for _ in iterable:
+            pass
+        return time.perf_counter_ns() - t0
 
 
 def slope_us(scenario: Scenario, short: list[Any], long: list[Any], floor: Floor | None, reps: int) -> float:

@@ -16,7 +16,7 @@ from . import chunks
 from .instructions import COUNTED_LONG, Counts
 from .memory import ZERO_BYTES, Retained
 from .runner import Results
-from .scenarios import BASE, FLOOR, OURS, OURS_EVENT_CONTENT, OURS_SPAN_CONTENT, Scenario
+from .scenarios import BASE, FLOOR, OURS, OURS_EVENT_CONTENT, OURS_SPAN_CONTENT, PROVIDER_WEIGHT, Scenario
 
 NON_STREAM_RATIO = 1.3
 CONTENT_RATIO = 2.0
@@ -620,7 +620,8 @@ def _instruction_section(results: Results) -> list[str]:
     out += [
         f"Instructions executed, counted by `valgrind --tool=callgrind` in child interpreters, run side by side "
         f"with the scenarios shared out (`bench/instructions.py`; {counts.reps} batches of {counts.calls} calls "
-        f"per configuration after a warm-up, median per call; {counts.seconds:.0f} s). A count does not depend on "
+        f"per configuration (the other providers' scenarios {max(1, counts.calls // PROVIDER_WEIGHT)}) after a "
+        f"warm-up, median per call; {counts.seconds:.0f} s). A count does not depend on "
         "what else the host is doing, so these ratios are the same in every run on the same versions; the ratio "
         "targets are judged on them, with the timed ratios beside. Instructions are not time: a cache miss costs "
         "more than an add.",

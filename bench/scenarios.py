@@ -12,8 +12,10 @@ A configuration is one way of making the same SDK call in the same process:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,33 +72,48 @@ def _gemini_extra_body(kwargs: dict[str, Any], knobs: dict[str, Any]) -> dict[st
     return {**kwargs, "config": {**kwargs.get("config", {}), "http_options": {"extra_body": knobs}}}
 
 
-Make = Callable[[], Any]
+def _yields(items: list[Any]) -> Callable[..., Any]:
+    return lambda *args, **kwargs: iter(items)
 
 
-def _stainless_feed(client: Any, make: Make, items: list[Any]) -> Any:
-    # openai's and anthropic's Stream read their parsed items from here (forwarded by our proxy)
-    stream = make()
-    stream._iterator = iter(items)
-    return stream
+def _passes(items: list[Any]) -> Callable[..., Any]:
+    return lambda self, event: event
 
 
-def _event_stream_feed(client: Any, make: Make, items: list[Any]) -> Any:
-    # botocore's EventStream parses each message of this generator; handed already parsed events, it passes them on
-    stream = make()
-    stream._event_generator = iter(items)
-    stream._parse_event = _same
-    return stream
+Feed = tuple[tuple[str, str, Callable[[list[Any]], Any]], ...]
+"""Isolated per chunk: where the SDK's stream gets its parsed chunks from, replaced for the length of one
+measured stream: (``module:Class``, attribute, the replacement made from the chunks)."""
 
 
-def _gemini_feed(client: Any, make: Make, items: list[Any]) -> Any:
-    # generate_content_stream is a generator over this private one (the SDK's request and its per-chunk parsing);
-    # on the client kept for the isolated measurement only, it yields the parsed chunks instead
-    client.models._generate_content_stream_with_continuation = lambda **_: iter(items)
-    return make()
+def _stainless_feed(package: str) -> Feed:
+    # openai's and anthropic's Stream read their events from the generator __stream__() decodes the response with
+    return ((f"{package}:Stream", "__stream__", _yields),)
 
 
-def _no_feed(client: Any, make: Make, items: list[Any]) -> Any:
-    raise NotImplementedError("no isolated per-chunk measurement for this API")
+# botocore's EventStream reads its messages from this generator and parses each with _parse_event
+EVENT_STREAM_FEED: Feed = (
+    ("botocore.eventstream:EventStream", "_create_raw_event_generator", _yields),
+    ("botocore.eventstream:EventStream", "_parse_event", _passes),
+)
+# google-genai's generate_content_stream is a generator over this one (the request and its per-chunk parsing)
+GEMINI_FEED: Feed = (("google.genai.models:Models", "_generate_content_stream_with_continuation", _yields),)
+
+
+@contextlib.contextmanager
+def feeding(feed: Feed, items: list[Any]) -> Iterator[None]:
+    """The SDK's streams made while inside yield ``items`` (parsed already), whatever wraps them: the patch is on
+    the SDK's class, below any instrumentation, and taken off again (the very same objects put back)."""
+    saved: list[tuple[type, str, Any]] = []
+    try:
+        for target, attr, replacement in feed:
+            module, _, name = target.partition(":")
+            cls = getattr(importlib.import_module(module), name)
+            saved.append((cls, attr, cls.__dict__[attr]))
+            setattr(cls, attr, replacement(items))
+        yield
+    finally:
+        for cls, attr, original in reversed(saved):
+            setattr(cls, attr, original)
 
 
 @dataclass(frozen=True)
@@ -111,13 +128,19 @@ class Api:
     model_key: str = "model"
     always_streams: bool = False  # a method of its own for streams (else kwargs stream=True)
     # Isolated per chunk (bench.chunks): the chunks before and after the repeatable middle of a stream, and how
-    # a fresh stream (made by the SDK call given) yields already-parsed chunks. None: not measured in isolation.
+    # the SDK's stream yields already-parsed chunks. No frame: not measured in isolation.
     frame: tuple[int, int] | None = None
-    feed: Callable[[Any, Make, list[Any]], Any] = _no_feed
+    feed: Feed = ()
 
 
 APIS: dict[str, Api] = {
-    "chat": Api("openai", "chat", lambda c, k: c.chat.completions.create(**k), frame=(1, 2), feed=_stainless_feed),
+    "chat": Api(
+        "openai",
+        "chat",
+        lambda c, k: c.chat.completions.create(**k),
+        frame=(1, 2),  # the role chunk | the finish-reason and usage chunks
+        feed=_stainless_feed("openai"),
+    ),
     "embeddings": Api("openai", "embeddings", lambda c, k: c.embeddings.create(**k)),
     "responses": Api("openai", "chat", lambda c, k: c.responses.create(**k)),
     "anthropic": Api(
@@ -125,7 +148,7 @@ APIS: dict[str, Api] = {
         "chat",
         lambda c, k: c.messages.create(**k),
         frame=(2, 3),  # message_start, content_block_start | content_block_stop, message_delta, message_stop
-        feed=_stainless_feed,
+        feed=_stainless_feed("anthropic"),
     ),
     "bedrock": Api("bedrock", "chat", lambda c, k: c.converse(**k), model_key="modelId"),
     "bedrock_stream": Api(
@@ -136,7 +159,7 @@ APIS: dict[str, Api] = {
         model_key="modelId",
         always_streams=True,
         frame=(1, 3),  # messageStart | contentBlockStop, messageStop, metadata
-        feed=_event_stream_feed,
+        feed=EVENT_STREAM_FEED,
     ),
     "gemini": Api("gemini", "generate_content", lambda c, k: c.models.generate_content(**k), knobs=_gemini_extra_body),
     "gemini_stream": Api(
@@ -146,7 +169,7 @@ APIS: dict[str, Api] = {
         knobs=_gemini_extra_body,
         always_streams=True,
         frame=(0, 1),  # | the chunk with the finish reason and the final usage
-        feed=_gemini_feed,
+        feed=GEMINI_FEED,
     ),
 }
 
@@ -168,7 +191,6 @@ class Scenario:
     configs: tuple[Config, ...] = (BASE, FLOOR, OURS)
     per_call_reference: str | None = None  # streams: the non-stream scenario whose per-call overhead to subtract
     client: Any = None
-    isolated_client: Any = None  # streams: a second client, for the isolated per-chunk measurement
     shape: Shape | None = None
     floor: Floor | None = None
     error: str = ""  # why this scenario was not (fully) measured; the rest of the run carries on
@@ -192,7 +214,7 @@ class Scenario:
     @property
     def isolated(self) -> bool:
         """Measured per chunk in isolation too (bench.chunks)."""
-        return self.stream and self.spec.frame is not None
+        return self.stream and self.spec.frame is not None and bool(self.spec.feed)
 
     @property
     def chunks(self) -> int:
@@ -214,8 +236,6 @@ class Scenario:
         if self.stretch is not None:
             reply = reply.stretched(*self.stretch)
         self.client = transport.client(self.sdk, reply, is_async=self.is_async)
-        if self.isolated:
-            self.isolated_client = transport.client(self.sdk, reply)
 
     def setup(
         self, reply: transport.Reply, instrumentation: Any, pipeline: Any, loop: asyncio.AbstractEventLoop
@@ -253,10 +273,9 @@ class Scenario:
         """The chunks of one stream, as the SDK parsed them (call uninstrumented)."""
         return list(self.make_stream())
 
-    def fed_stream(self, items: list[Any]) -> Any:
-        """A stream call on the isolated client whose SDK stream yields ``items`` (parsed already)."""
-        spec, client, kwargs = self.spec, self.isolated_client, self.kwargs
-        return spec.feed(client, lambda: spec.items(spec.create(client, kwargs)), items)
+    def feeding(self, items: list[Any]) -> contextlib.AbstractContextManager[None]:
+        """While inside, this scenario's stream calls yield ``items`` (see :func:`feeding`)."""
+        return feeding(self.spec.feed, items)
 
     def calls(self, calls: int) -> int:
         return max(1, calls // self.weight)

@@ -61,9 +61,32 @@ def test_the_isolated_streams_are_fed_parsed_chunks(bound: dict[str, Scenario]) 
     for name in PROVIDER_STREAMS:
         scenario = bound[name]
         for items in chunks.lengths(scenario):
-            stream, iterable = chunks.fed(scenario, items, None)
-            assert list(iterable) == items, name
-            stream.close()
+            with chunks.fed(scenario, items, None) as (_, iterable):
+                assert list(iterable) == items, name
+
+
+def test_the_fed_chunks_go_through_our_instrumentation(bound: dict[str, Scenario]) -> None:
+    """Fed below whatever our instrumentation wraps: ours sees every chunk (a time-per-chunk point after the
+    first), and the SDK's classes are exactly restored after."""
+    instrumentation, providers = pipeline.Instrumentation(), pipeline.Pipeline()
+    before = pipeline.sdk_methods()
+    try:
+        for name in PROVIDER_STREAMS:
+            scenario = bound[name]
+            _, items = chunks.lengths(scenario, 600)
+            instrumentation.set(providers)
+            with chunks.fed(scenario, items, None) as (_, iterable):
+                assert sum(1 for _ in iterable) == 600
+            instrumentation.set(None)
+            points = providers.histogram_points("llmtel")["gen_ai.client.operation.time_per_output_chunk"]
+            provider = [p for p in points if p.attributes and p.attributes["gen_ai.provider.name"] != "openai"]
+            assert sum(p.count for p in provider) >= 599, name
+            providers.shutdown()
+            providers = pipeline.Pipeline()
+        assert pipeline.changed(before, pipeline.sdk_methods()) == []
+    finally:
+        instrumentation.set(None)
+        providers.shutdown()
 
 
 def test_a_failing_request_is_named_and_the_others_recorded() -> None:
