@@ -43,6 +43,7 @@ command is never silently untested; a table entry no README has any more fails t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -112,6 +113,16 @@ CHECKOUT_COMMANDS = ("cd deploy", "chmod a+rwx logs")
 
 GENERATOR_COMMANDS = ("python scripts/gen_semconv.py",)  # README "Development"
 
+# README "Completion logs": an app writes records to ./llmtel-logs, then the reader's lines, in order, in one dir.
+LOGS_COMMANDS = (
+    "OTEL_TRACES_EXPORTER=llmtel_logs OTEL_LOGS_EXPORTER=llmtel_logs OTEL_METRICS_EXPORTER=none "
+    "opentelemetry-instrument python app.py",
+    "llmtel logs",
+    "llmtel logs --errors --since 1h --json",
+    "llmtel logs summary --by model",
+    "llmtel logs export -o calls.jsonl",
+)
+
 # Which test of this module runs each group, as written.
 RUN_BY: dict[str, tuple[str, ...]] = {
     "test_demo_command": DEMO_COMMANDS,
@@ -119,6 +130,7 @@ RUN_BY: dict[str, tuple[str, ...]] = {
     "test_app_command": APP_COMMANDS,
     "test_checkout_commands": CHECKOUT_COMMANDS,
     "test_generator_command": GENERATOR_COMMANDS,
+    "test_logs_commands": LOGS_COMMANDS,
 }
 RUN: tuple[str, ...] = tuple(command for group in RUN_BY.values() for command in group)
 
@@ -137,6 +149,20 @@ NO_DOCKER = "no Docker engine on this machine or in CI"
 COMPOSE_TESTS = "tests/deploy/test_compose.py"
 COVERED: dict[str, Covered] = {
     "./dev test": Covered(".ci/run", "the suite itself (this test runs inside it); CI runs exactly it", "./dev test"),
+    "llmtel logs serve": Covered(
+        "tests/logs/test_e2e.py::test_container_to_host",
+        "a receiver that runs until stopped: that test runs it in a process of its own, an app process sends it "
+        "real OTLP, and the reader sees the records",
+    ),
+    "llmtel logs --follow": Covered(
+        "tests/logs/test_e2e.py::test_container_to_host", "tails until stopped: that test follows the served store"
+    ),
+    "llmtel logs show ID": Covered(
+        "tests/logs/test_cli.py::test_show_renders_a_tool_round_trip", "ID stands for a span id the reader names"
+    ),
+    "llmtel logs conversation ID": Covered(
+        "tests/logs/test_e2e.py::test_container_to_host", "ID stands for a conversation id the app sets"
+    ),
     "./dev bench": Covered(
         "tests/test_bench_smoke.py::test_results_file_has_every_row",
         "about 7 minutes; the smoke test runs the same benchmark tiny, tests/test_bench_instructions.py callgrind",
@@ -493,6 +519,27 @@ def test_app_command(command: str, tmp_path: Path, server: FakeOpenAIServer) -> 
     spans = run_app_command(command, tmp_path, server, VENV_BIN)
     # besides ours, only the httpx instrumentation this test venv has (a POST child span per call)
     assert {scope for scope, _ in spans} <= {"llmtel", "opentelemetry.instrumentation.httpx"}
+
+
+# -- the completion-log lines --------------------------------------------------------------------------------------
+
+
+def test_logs_commands(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    """The app writes its call's record with no collector, and each reader line runs as written on that store."""
+    (tmp_path / "app.py").write_text(APP, encoding="utf-8")
+    env = clean_env(VENV_BIN, OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test")
+    app, listing, errors, summary, export = (run_sh(command, tmp_path, env, timeout=60) for command in LOGS_COMMANDS)
+    app.assert_clean(within=APP_BOUND_S)
+    assert app.stdout == DEFAULT_REPLY + "\n"
+    assert (tmp_path / "llmtel-logs").is_dir()
+    for ran in (listing, errors, summary, export):
+        ran.assert_clean(within=30)
+    assert "openai/gpt-4o-mini" in listing.stdout.replace(" ", "") or "gpt-4o-mini" in listing.stdout
+    assert errors.stdout == ""  # the call did not fail
+    assert "gpt-4o-mini" in summary.stdout
+    [record] = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert (record["provider"], record["operation"], record["request_model"]) == ("openai", "chat", "gpt-4o-mini")
+    assert record["error_type"] is None and record["input_messages"] is None  # no content capture asked for
 
 
 # -- deploy/README step 1 before docker, and the generator ---------------------------------------------------------

@@ -150,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
         help='print only the summary: one JSON object {"calls": [...], "metrics": {...}, "exported_to": ...}',
     )
     demo.set_defaults(handler=_demo)
+    from llmtel.logs.command import register as register_logs
+
+    register_logs(commands)
     return parser
 
 
