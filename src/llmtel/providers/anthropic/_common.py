@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,13 +33,12 @@ from opentelemetry import trace
 
 from llmtel import semconv as sc
 from llmtel._internal import swallowed
-from llmtel.core import endpoints
+from llmtel.core import endpoints, raw
 from llmtel.core.adapter import Adapter, string
 from llmtel.core.call import complete
 from llmtel.core.invocation import Invocation, Telemetry
 from llmtel.core.streams import ChunkHandler, end_stream, manager_proxy, stream_proxy
 
-_PENDING = "_llmtel_pending"
 _ITERATOR = "_iterator"  # the SDK's Stream reads its events from this attribute
 _P = sc.GenAiProviderNameValues
 # Clients of SDKs older than ``_gen_ai_provider_name``: the platform by the client class's name.
@@ -131,7 +129,7 @@ def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: A
     if kind == _MANAGER:
         return manager_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage), inner="_raw_stream")
     # A raw response: the span waits for its parse (or close, or its end as garbage).
-    result.__dict__[_PENDING] = (inv, api, kwargs, weakref.finalize(result, inv.abandon))
+    raw.hold(result, inv, api, kwargs, False)
     http = getattr(result, "http_response", None)
     if getattr(http, "is_closed", False):
         # with_raw_response of a complete Message has read the body already: parse it now so the span ends with
@@ -145,7 +143,7 @@ def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: A
                 result.parse()
         except Exception:
             swallowed("parsing a raw response")
-            _settle(result, None)
+            _RAW_RESPONSES.settle(result, None)
     return result
 
 
@@ -208,65 +206,19 @@ async def async_stream_exit_hook(wrapped: Callable[..., Any], instance: Any, arg
     return await wrapped(*args, **kwargs)
 
 
-def _settle(response: Any, parsed: Any, error: BaseException | None = None) -> Any:
-    """A raw response's pending call, given what its parse produced (nothing: closed unparsed)."""
-    pending = response.__dict__.pop(_PENDING, None)
-    if not isinstance(pending, tuple):
-        return parsed
-    inv, api, kwargs, finalizer = pending
-    finalizer.detach()
-    if error is not None:
-        inv.fail(error)
-    elif parsed is None:
-        inv.end()
-    else:
-        try:
-            return dispatch(inv, api, kwargs, parsed, False)
-        except Exception:
-            swallowed("raw response result")
-            if not inv.ended:
-                inv.end()
-    return parsed
-
-
-def _awaited(instance: Any) -> bool:
-    return _PENDING in getattr(instance, "__dict__", ())
-
-
-def parse_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-    """Around ``BaseAPIResponse._parse``: a pass-through unless the response is one of our calls'."""
-    if not _awaited(instance) or kwargs.get("to") is not None:
-        return wrapped(*args, **kwargs)
-    try:
-        parsed = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        _settle(instance, None, exc)
-        raise
-    return _settle(instance, parsed)
-
-
-def close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-    """Around ``APIResponse.close``: a streamed response closed before it was parsed ends its span; one parsed
-    into a stream ends that stream's span (the body under it is gone)."""
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        _closed(instance)
-
-
-async def async_close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        _closed(instance)
-
-
-def _closed(response: Any) -> None:
-    if _awaited(response):
-        _settle(response, None)
-        return
+def _close_parsed_streams(response: Any) -> None:
+    """A response parsed into a stream and then closed: the body under the stream is gone, so is its span."""
     for parsed in (getattr(response, "_parsed_by_type", None) or {}).values():
         _end_observed(parsed)
+
+
+_RAW_RESPONSES = raw.RawResponses(dispatch, _close_parsed_streams)
+parse_hook = _RAW_RESPONSES.parse_hook
+"""Around ``BaseAPIResponse._parse`` (and 0.x's ``LegacyAPIResponse._parse``): see core/raw.py."""
+close_hook = _RAW_RESPONSES.close_hook
+"""Around ``APIResponse.close``: a streamed response closed before it was parsed ends its span; one parsed
+into a stream ends that stream's span."""
+async_close_hook = _RAW_RESPONSES.async_close_hook
 
 
 # -- the SDK's native tracing ---------------------------------------------------------------------------------------

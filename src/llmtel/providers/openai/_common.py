@@ -17,19 +17,16 @@ proxy (for streams) or the model we already read, and ``.headers``, ``.iter_line
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmtel import semconv as sc
 from llmtel._internal import swallowed
-from llmtel.core import endpoints
+from llmtel.core import endpoints, raw
 from llmtel.core.adapter import Adapter, Converter, choice_count, integer, number, stop_sequences, string
 from llmtel.core.call import complete
 from llmtel.core.invocation import Invocation, Telemetry
 from llmtel.core.streams import end_stream, stream_proxy
-
-_PENDING = "_llmtel_pending"
 
 
 class Api(Adapter):
@@ -88,16 +85,6 @@ def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
     return found
 
 
-class _Pending:
-    """An observed raw response whose body has not been parsed yet."""
-
-    __slots__ = ("api", "finalizer", "hide_usage", "inv", "kwargs")
-
-    def __init__(self, inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], hide_usage: bool, owner: Any) -> None:
-        self.inv, self.api, self.kwargs, self.hide_usage = inv, api, kwargs, hide_usage
-        self.finalizer = weakref.finalize(owner, inv.abandon)
-
-
 @functools.cache
 def _sdk_types() -> tuple[Any, Any, Any, Any]:
     """The SDK's stream and raw-response classes (imported once, on the first call: openai is loaded by then)."""
@@ -140,7 +127,7 @@ def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: A
         return result
     if kind in (_STREAM, _ASYNC_STREAM):
         return stream_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
-    result.__dict__[_PENDING] = _Pending(inv, api, kwargs, hide_usage, result)
+    raw.hold(result, inv, api, kwargs, hide_usage)
     if kind == _LEGACY_RAW:
         # with_raw_response has read the body already; parse now (the SDK caches it) so the span ends when
         # the call does. The caller's own .parse() gets the same object back.
@@ -148,50 +135,16 @@ def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: A
             result.parse()
         except Exception:
             swallowed("parsing a raw response")
-            _settle(result, None)
+            _RAW_RESPONSES.settle(result, None)
     return result
 
 
-def _settle(response: Any, parsed: Any, parse_error: BaseException | None = None) -> Any:
-    """Consume a raw response's pending invocation with what its parse produced (or nothing)."""
-    pending = response.__dict__.pop(_PENDING, None)
-    if not isinstance(pending, _Pending):
-        return parsed
-    pending.finalizer.detach()
-    if parse_error is not None:
-        pending.inv.fail(parse_error)
-        return parsed
-    if parsed is None:
-        pending.inv.end()
-        return parsed
-    try:
-        return dispatch(pending.inv, pending.api, pending.kwargs, parsed, pending.hide_usage)
-    except Exception:
-        swallowed("raw response result")
-        if not pending.inv.ended:
-            pending.inv.end()
-        return parsed
-
-
-def parse_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-    """Around ``BaseAPIResponse._parse`` / ``LegacyAPIResponse._parse``: passthrough unless we await it."""
-    if _PENDING not in getattr(instance, "__dict__", ()) or kwargs.get("to") is not None:
-        return wrapped(*args, **kwargs)
-    try:
-        parsed = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        _settle(instance, None, exc)
-        raise
-    return _settle(instance, parsed)
-
-
-def close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-    """Around ``APIResponse.close``: a streamed response closed before it was parsed ends its span."""
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        if _PENDING in getattr(instance, "__dict__", ()):
-            _settle(instance, None)
+_RAW_RESPONSES = raw.RawResponses(dispatch)
+parse_hook = _RAW_RESPONSES.parse_hook
+"""Around ``BaseAPIResponse._parse`` / ``LegacyAPIResponse._parse`` (core/raw.py)."""
+close_hook = _RAW_RESPONSES.close_hook
+"""Around ``APIResponse.close``: a streamed response closed before it was parsed ends its span."""
+async_close_hook = _RAW_RESPONSES.async_close_hook
 
 
 def helper_close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
@@ -207,11 +160,3 @@ async def async_helper_close_hook(wrapped: Callable[..., Any], instance: Any, ar
         return await wrapped(*args, **kwargs)
     finally:
         end_stream(getattr(instance, "_raw_stream", None))
-
-
-async def async_close_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        if _PENDING in getattr(instance, "__dict__", ()):
-            _settle(instance, None)
