@@ -46,7 +46,7 @@ class Settings:
     overlap: bool = False  # subprocesses alongside the timed phases: only for smoke runs (spoils every timing)
     instructions: bool = True  # count instructions under callgrind too (bench.instructions; needs valgrind)
     instruction_calls: int = 20  # calls per counted batch
-    instruction_reps: int = 3  # counted batches per configuration (the counts barely vary: a median of three)
+    instruction_reps: int = 2  # counted batches per configuration (a count barely varies: two show that it does not)
     instruction_jobs: int = 2  # callgrind children side by side, the scenarios shared out (counts do not change)
     output: Path = DEFAULT_OUTPUT
     command: str = "python -m bench"
@@ -56,7 +56,7 @@ class Settings:
         base = cls(
             rounds=5, calls=50, chunk_rounds=2, chunk_reps=3, memory_calls=1_000, memory_warmup=200, abandoned=200
         )
-        base = replace(base, instruction_calls=10, instruction_reps=2)
+        base = replace(base, instruction_calls=6, instruction_reps=1)
         return replace(base, startup_runs=3, switch_repeats=5, **overrides)
 
 
