@@ -110,15 +110,27 @@ def _totals(directory: Path, stem: str) -> list[int]:
     return [total for _, total in sorted(found)]
 
 
-def share(names: tuple[str, ...], jobs: int, streams: frozenset[str]) -> list[tuple[str, ...]]:
-    """``names`` shared out over ``jobs`` children, about equal work each: an isolated stream (six streams of up
-    to 2,000 chunks per configuration) counts as much as two non-stream scenarios."""
-    groups: list[list[str]] = [[] for _ in range(max(1, min(jobs, len(names))))]
-    load = [0] * len(groups)
-    for name in sorted(names, key=lambda n: n not in streams):  # the heavy ones first
+def _load(scenario: Scenario) -> float:
+    """A scenario's counted work, roughly: an isolated stream (streams of up to 600 chunks at ~100,000 instructions
+    each, per configuration) as much as two non-stream scenarios of three configurations."""
+    if scenario.stream:
+        return 2.0
+    return len(scenario.configs) / 3 / scenario.weight
+
+
+def share(names: tuple[str, ...], jobs: int) -> list[tuple[str, ...]]:
+    """``names`` shared out over ``jobs`` children, by SDK, about equal work each. Under callgrind, importing an
+    SDK costs a child as much as counting a scenario or two, so each SDK is imported in one child only."""
+    by_sdk: dict[str, list[Scenario]] = {}
+    for scenario in scenarios():
+        if scenario.name in names:
+            by_sdk.setdefault(scenario.sdk, []).append(scenario)
+    groups: list[list[str]] = [[] for _ in range(max(1, min(jobs, len(by_sdk))))]
+    load = [0.0] * len(groups)
+    for members in sorted(by_sdk.values(), key=lambda m: -sum(map(_load, m))):  # the heavy ones first
         k = load.index(min(load))
-        groups[k].append(name)
-        load[k] += 2 if name in streams else 1
+        groups[k] += [s.name for s in members]
+        load[k] += sum(map(_load, members))
     return [tuple(g) for g in groups if g]
 
 
@@ -136,7 +148,6 @@ def measure(
         "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p),
         "PYTHONHASHSEED": "0",  # the same dict layouts in every run: the same counts
     }
-    streams = frozenset(s.name for s in scenarios() if s.stream)
     started = time.perf_counter()
     counts = Counts(calls=calls, reps=reps)
     with tempfile.TemporaryDirectory(prefix="llmtel-callgrind-") as tmp:
@@ -144,7 +155,7 @@ def measure(
         replies_path = directory / "replies.json"
         replies_path.write_text(json.dumps({n: r.to_json() for n, r in replies.items()}), encoding="utf-8")
         children: list[tuple[Path, str, subprocess.Popen[str]]] = []
-        for k, group in enumerate(share(names, jobs, streams)):
+        for k, group in enumerate(share(names, jobs)):
             plan_path, stem = directory / f"plan{k}.json", f"cg{k}"
             command = [
                 "valgrind",
@@ -256,7 +267,7 @@ def child(replies_path: Path, plan_path: Path, calls: int, reps: int, names: set
         for config in scenario.configs:
             _configure(instrumentation, pipeline, config)
             batch = scenario.batch(config, loop)
-            batch(max(3, n // 2))  # warm-up: caches, free lists, exemplar reservoirs
+            batch(max(3, calls // 2))  # warm-up (as many for every scenario): caches, free lists, exemplar reservoirs
             for _ in range(reps):
                 pipeline.flush()
                 gc.collect()
