@@ -235,6 +235,9 @@ class Installer:
         # (class, attribute, our wrapper there, its watch or None for a hook)
         self.wrapped: list[tuple[Any, str, Any, Watch | None]] = []
 
+    def is_installed(self) -> bool:
+        return self.installed
+
     # -- install / uninstall ------------------------------------------------------------------------------------
 
     def install(
@@ -443,3 +446,16 @@ def class_marker(module: str, cls: str, key: str) -> Marker:
     if not isinstance(owner, type):
         return NO_MARKER
     return Marker(vars(owner), key, getattr(owner, key, None), f"{module.partition('.')[0]}.{cls}.{key}")
+
+
+def lazy_instrumentor(package: str, name: str) -> Callable[[str], Any]:
+    """A provider package's module ``__getattr__`` giving its entry-point class ``name`` (kept in
+    ``package.instrumentor``) on first use: the class loads ``opentelemetry.instrumentation``, which
+    :func:`llmtel.instrument` does not need (start-up cost, bench/)."""
+
+    def __getattr__(attribute: str) -> Any:
+        if attribute == name:
+            return getattr(importlib.import_module(f"{package}.instrumentor"), name)
+        raise AttributeError(f"module {package!r} has no attribute {attribute!r}")
+
+    return __getattr__

@@ -24,9 +24,9 @@ This module imports no ``opentelemetry.instrumentation``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from llmtel.core.install import Installer, Peer, Spec, Target
+from llmtel.core.install import Installer, Peer, Spec, Target, lazy_instrumentor
 
 if TYPE_CHECKING:
     from llmtel.providers.bedrock.instrumentor import BedrockInstrumentor
@@ -72,18 +72,5 @@ SPEC = Spec(
 )
 
 _INSTALLER = Installer(SPEC)
-install = _INSTALLER.install
-uninstall = _INSTALLER.uninstall
-
-
-def installed() -> bool:
-    return _INSTALLER.installed
-
-
-def __getattr__(name: str) -> Any:
-    # The entry point's class loads opentelemetry.instrumentation, which llmtel.instrument() does not need.
-    if name == "BedrockInstrumentor":
-        from llmtel.providers.bedrock.instrumentor import BedrockInstrumentor
-
-        return BedrockInstrumentor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+install, uninstall, installed = _INSTALLER.install, _INSTALLER.uninstall, _INSTALLER.is_installed
+__getattr__ = lazy_instrumentor(__name__, "BedrockInstrumentor")

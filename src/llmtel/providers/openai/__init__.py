@@ -18,9 +18,9 @@ so either way the SDK is wrapped once. This module imports no ``opentelemetry.in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from llmtel.core.install import Hook, Installer, Marker, Peer, Spec, Target, class_marker
+from llmtel.core.install import Hook, Installer, Marker, Peer, Spec, Target, class_marker, lazy_instrumentor
 
 if TYPE_CHECKING:
     from llmtel.providers.openai.instrumentor import OpenAIInstrumentor
@@ -118,18 +118,5 @@ SPEC = Spec(
 )
 
 _INSTALLER = Installer(SPEC)
-install = _INSTALLER.install
-uninstall = _INSTALLER.uninstall
-
-
-def installed() -> bool:
-    return _INSTALLER.installed
-
-
-def __getattr__(name: str) -> Any:
-    # The entry point's class loads opentelemetry.instrumentation, which llmtel.instrument() does not need.
-    if name == "OpenAIInstrumentor":
-        from llmtel.providers.openai.instrumentor import OpenAIInstrumentor
-
-        return OpenAIInstrumentor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+install, uninstall, installed = _INSTALLER.install, _INSTALLER.uninstall, _INSTALLER.is_installed
+__getattr__ = lazy_instrumentor(__name__, "OpenAIInstrumentor")
