@@ -14,7 +14,7 @@ returns). Everything of ours runs inside a guard; the SDK's own behaviour is nev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context
@@ -262,3 +262,32 @@ def routed_wrapper(
         return entry[1](sdk, instance, (), call)
 
     return wrapper
+
+
+class ResultKinds:
+    """Which kind of result an SDK call returned (a model, a stream, a raw response …), found once per class.
+
+    ``table()`` gives ``(classes, kind)`` pairs, checked in order with ``issubclass``; it is called on the first
+    result only, when the SDK is loaded (it imports the SDK's classes). A class matching none is ``default``.
+    Dispatch runs on every call: one dict look-up instead of a few ``issubclass`` checks.
+    """
+
+    __slots__ = ("_default", "_kinds", "_table", "_table_of")
+
+    def __init__(self, table_of: Callable[[], Sequence[tuple[type | tuple[type, ...], int]]], default: int) -> None:
+        self._table_of = table_of
+        self._table: Sequence[tuple[type | tuple[type, ...], int]] | None = None
+        self._default = default
+        self._kinds: dict[type, int] = {}
+
+    def __call__(self, result: Any) -> int:
+        cls = type(result)
+        kind = self._kinds.get(cls)
+        if kind is None:
+            table = self._table
+            if table is None:
+                table = self._table = self._table_of()
+            kind = next((k for classes, k in table if issubclass(cls, classes)), self._default)
+            if len(self._kinds) < 256:  # a bound: results of unknown classes must not grow it forever
+                self._kinds[cls] = kind
+        return kind

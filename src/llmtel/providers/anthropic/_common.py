@@ -23,7 +23,6 @@ own spans are untouched. With the native tracing off the SDK never asks: nothing
 
 from __future__ import annotations
 
-import functools
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
@@ -35,7 +34,7 @@ from llmtel import semconv as sc
 from llmtel._internal import swallowed
 from llmtel.core import endpoints, raw
 from llmtel.core.adapter import Adapter, string
-from llmtel.core.call import complete
+from llmtel.core.call import ResultKinds, complete
 from llmtel.core.invocation import Invocation, Telemetry
 from llmtel.core.streams import ChunkHandler, end_stream, manager_proxy, stream_proxy
 
@@ -74,8 +73,10 @@ def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
 # -- results -------------------------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _sdk_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+_MODEL, _STREAM, _MANAGER, _RAW = range(4)
+
+
+def _kind_table() -> list[tuple[type | tuple[type, ...], int]]:
     """(streams, stream managers, raw responses) of the loaded SDK (imported on the first call). Older SDKs'
     ``with_raw_response`` gives a ``LegacyAPIResponse``, which is no ``BaseAPIResponse``."""
     from anthropic import AsyncStream, Stream
@@ -85,36 +86,17 @@ def _sdk_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
     names: tuple[str, ...] = ("MessageStreamManager", "AsyncMessageStreamManager")
     names += ("BetaMessageStreamManager", "BetaAsyncMessageStreamManager")
     managers = tuple(t for t in (getattr(streaming, n, None) for n in names) if isinstance(t, type))
-    raw: tuple[type, ...] = (BaseAPIResponse,)
+    raw_types: tuple[type, ...] = (BaseAPIResponse,)
     try:  # by name: anthropic 2.x has no such module
         legacy = getattr(importlib.import_module("anthropic._legacy_response"), "LegacyAPIResponse", None)
     except ImportError:
         legacy = None
     if isinstance(legacy, type):
-        raw += (legacy,)
-    return (Stream, AsyncStream), managers, raw
+        raw_types += (legacy,)
+    return [((Stream, AsyncStream), _STREAM), (managers, _MANAGER), (raw_types, _RAW)]
 
 
-_MODEL, _STREAM, _MANAGER, _RAW = range(4)
-_kinds: dict[type, int] = {}  # result class → what it is
-
-
-def _kind(result: Any) -> int:
-    cls = type(result)
-    kind = _kinds.get(cls)
-    if kind is None:
-        streams, managers, raw = _sdk_types()
-        if issubclass(cls, streams):
-            kind = _STREAM
-        elif issubclass(cls, managers):
-            kind = _MANAGER
-        elif issubclass(cls, raw):
-            kind = _RAW
-        else:
-            kind = _MODEL
-        if len(_kinds) < 256:
-            _kinds[cls] = kind
-    return kind
+_kind = ResultKinds(_kind_table, _MODEL)
 
 
 def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: Any, hide_usage: bool) -> Any:

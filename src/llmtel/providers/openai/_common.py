@@ -16,7 +16,6 @@ proxy (for streams) or the model we already read, and ``.headers``, ``.iter_line
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ from llmtel import semconv as sc
 from llmtel._internal import swallowed
 from llmtel.core import endpoints, raw
 from llmtel.core.adapter import Adapter, Converter, choice_count, integer, number, stop_sequences, string
-from llmtel.core.call import complete
+from llmtel.core.call import ResultKinds, complete
 from llmtel.core.invocation import Invocation, Telemetry
 from llmtel.core.streams import end_stream, stream_proxy
 
@@ -85,38 +84,19 @@ def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
     return found
 
 
-@functools.cache
-def _sdk_types() -> tuple[Any, Any, Any, Any]:
-    """The SDK's stream and raw-response classes (imported once, on the first call: openai is loaded by then)."""
+_MODEL, _STREAM, _RAW, _LEGACY_RAW = range(4)
+
+
+def _kind_table() -> list[tuple[type | tuple[type, ...], int]]:
+    """The SDK's stream and raw-response classes (imported on the first call: openai is loaded by then)."""
     from openai import AsyncStream, Stream
     from openai._legacy_response import LegacyAPIResponse
     from openai._response import BaseAPIResponse
 
-    return Stream, AsyncStream, LegacyAPIResponse, BaseAPIResponse
+    return [((Stream, AsyncStream), _STREAM), (LegacyAPIResponse, _LEGACY_RAW), (BaseAPIResponse, _RAW)]
 
 
-_MODEL, _STREAM, _ASYNC_STREAM, _RAW, _LEGACY_RAW = range(5)
-_kinds: dict[type, int] = {}  # result class → what it is (three isinstance checks per call saved)
-
-
-def _kind(result: Any) -> int:
-    cls = type(result)
-    kind = _kinds.get(cls)
-    if kind is None:
-        Stream, AsyncStream, LegacyAPIResponse, BaseAPIResponse = _sdk_types()
-        if issubclass(cls, Stream):
-            kind = _STREAM
-        elif issubclass(cls, AsyncStream):
-            kind = _ASYNC_STREAM
-        elif issubclass(cls, LegacyAPIResponse):
-            kind = _LEGACY_RAW
-        elif issubclass(cls, BaseAPIResponse):
-            kind = _RAW
-        else:
-            kind = _MODEL
-        if len(_kinds) < 256:
-            _kinds[cls] = kind
-    return kind
+_kind = ResultKinds(_kind_table, _MODEL)
 
 
 def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: Any, hide_usage: bool) -> Any:
@@ -125,7 +105,7 @@ def dispatch(inv: Invocation, api: Adapter, kwargs: Mapping[str, Any], result: A
     if kind == _MODEL:
         complete(inv, api, result)
         return result
-    if kind in (_STREAM, _ASYNC_STREAM):
+    if kind == _STREAM:
         return stream_proxy(result, inv, api.stream_handler(inv, kwargs, hide_usage))
     raw.hold(result, inv, api, kwargs, hide_usage)
     if kind == _LEGACY_RAW:
