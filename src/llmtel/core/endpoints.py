@@ -125,3 +125,24 @@ def _azure_accepts_stream_usage(path: str, api_version: object) -> bool:
     if path.rstrip("/").endswith("/openai/v1"):
         return True
     return isinstance(api_version, str) and bool(_DATED.match(api_version)) and api_version >= AZURE_STREAM_USAGE_SINCE
+
+
+class EndpointCache:
+    """Endpoints by the identity of the object a client keeps its URL in (its ``httpx.URL``, its endpoint string),
+    plus a small ``variant`` (e.g. Gemini's Vertex AI flag). Clients keep that object for their life, so its
+    identity is a key that costs nothing, where ``str()`` of a URL costs ~5 µs; the entry keeps the object, so an
+    id reused after it died never matches. Bounded: clients made per request must not grow it forever."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[object, Endpoint]] = {}
+
+    def get(self, url: object, variant: int = 0) -> Endpoint | None:
+        entry = self._entries.get(id(url) * 2 + variant)
+        return entry[1] if entry is not None and entry[0] is url else None
+
+    def put(self, url: object, found: Endpoint, variant: int = 0) -> Endpoint:
+        if len(self._entries) < 256:
+            self._entries[id(url) * 2 + variant] = (url, found)
+        return found

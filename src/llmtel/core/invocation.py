@@ -25,7 +25,7 @@ from llmtel._internal import swallowed
 from llmtel.config import Config
 from llmtel.core import content, values
 from llmtel.core.context import agent_of
-from llmtel.core.endpoints import Endpoint
+from llmtel.core.endpoints import Endpoint, EndpointCache
 from llmtel.core.metrics import CHUNK_METRIC_ATTRIBUTE_KEYS, METRIC_ATTRIBUTE_KEYS, Instruments
 from llmtel.version import __version__
 
@@ -56,8 +56,7 @@ class Telemetry:
     ) -> None:
         self.config = config
         self.capture = config.capture_content  # read on every call: a plain attribute, not the property
-        # id(base URL object) → (that object, its endpoint), filled by the adapters
-        self.endpoint_cache: dict[int, tuple[object, Endpoint]] = {}
+        self.endpoint_cache = EndpointCache()  # filled by the providers' endpoint_of
         self.tracer = trace.get_tracer(scope, __version__, tracer_provider, schema_url=sc.SCHEMA_URL)
         meter = metrics.get_meter(scope, __version__, meter_provider, schema_url=sc.SCHEMA_URL)
         self.instruments = Instruments(meter)

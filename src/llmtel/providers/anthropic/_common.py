@@ -60,14 +60,11 @@ def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
     the client's URL object (a client keeps its own)."""
     client = getattr(instance, "_client", None)
     base_url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
-    cache = telemetry.endpoint_cache
-    entry = cache.get(id(base_url))
-    if entry is not None and entry[0] is base_url:
-        return entry[1]
+    found = telemetry.endpoint_cache.get(base_url)
+    if found is not None:
+        return found
     found = endpoints.resolve(base_url or "", _provider_of(client), telemetry.config.provider_map)
-    if len(cache) < 256:
-        cache[id(base_url)] = (base_url, found)
-    return found
+    return telemetry.endpoint_cache.put(base_url, found)
 
 
 # -- results -------------------------------------------------------------------------------------------------------

@@ -105,14 +105,11 @@ def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
     """The endpoint of the client (``meta.endpoint_url``: the region's host, or the app's ``endpoint_url``)."""
     meta = getattr(instance, "meta", None)
     url = getattr(meta, "endpoint_url", None)
-    cache = telemetry.endpoint_cache  # keyed by the identity of the client's URL string, as for OpenAI
-    entry = cache.get(id(url))
-    if entry is not None and entry[0] is url:
-        return entry[1]
+    found = telemetry.endpoint_cache.get(url)  # by the identity of the client's URL string
+    if found is not None:
+        return found
     found = endpoints.resolve(url or "", sc.GenAiProviderNameValues.AWS_BEDROCK, telemetry.config.provider_map)
-    if len(cache) < 256:
-        cache[id(url)] = (url, found)
-    return found
+    return telemetry.endpoint_cache.put(url, found)
 
 
 # -- usage ------------------------------------------------------------------------------------------------------

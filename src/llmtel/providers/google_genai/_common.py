@@ -47,18 +47,14 @@ def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
     vertex = getattr(api_client, "vertexai", None) is True
     # an HttpOptions model; a dict before google-genai 1.x's typed options
     base_url = field(getattr(api_client, "_http_options", None), "base_url")
-    cache = telemetry.endpoint_cache
-    key = id(base_url) * 2 + vertex
-    entry = cache.get(key)
-    if entry is not None and entry[0] is base_url:
-        return entry[1]
+    found = telemetry.endpoint_cache.get(base_url, vertex)
+    if found is not None:
+        return found
     provider = _VERTEX if vertex else _GEMINI
     found = endpoints.resolve(base_url or "", provider, telemetry.config.provider_map)
     if found.provider in _GOOGLE and found.provider != provider:
         found = found._replace(provider=provider)  # the host says Google; the client says which of its APIs
-    if len(cache) < 256:
-        cache[key] = (base_url, found)
-    return found
+    return telemetry.endpoint_cache.put(base_url, found, vertex)
 
 
 # -- results ------------------------------------------------------------------------------------------------------

@@ -68,10 +68,9 @@ def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
     # The client's private ``_base_url`` first: openai 3's public ``base_url`` property runs an import per read.
     client = getattr(instance, "_client", None)
     base_url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
-    cache = telemetry.endpoint_cache
-    entry = cache.get(id(base_url))
-    if entry is not None and entry[0] is base_url:
-        return entry[1]
+    found = telemetry.endpoint_cache.get(base_url)
+    if found is not None:
+        return found
     # Azure OpenAI clients carry their api-version as a default query parameter; it decides whether the
     # endpoint accepts stream_options (core/endpoints.py). Read on a cache miss only.
     query = getattr(client, "_custom_query", None)
@@ -79,9 +78,7 @@ def endpoint_of(instance: Any, telemetry: Telemetry) -> endpoints.Endpoint:
     found = endpoints.resolve(
         base_url or "", sc.GenAiProviderNameValues.OPENAI, telemetry.config.provider_map, api_version
     )
-    if len(cache) < 256:
-        cache[id(base_url)] = (base_url, found)
-    return found
+    return telemetry.endpoint_cache.put(base_url, found)
 
 
 _MODEL, _STREAM, _RAW, _LEGACY_RAW = range(4)
