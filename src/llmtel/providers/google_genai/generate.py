@@ -415,29 +415,35 @@ class GenerateStream:
         self.parts: dict[int, list[Any]] = {}
 
     def on_chunk(self, inv: Invocation, chunk: Any) -> bool:
-        fields = view(chunk)
-        if not self.named and fields.get("model_version") is not None:
+        # The SDK's GenerateContentResponse (pydantic) has its few fields read as attributes (a dict, which the SDK
+        # never gives, by key): a view() of the chunk and of its candidate cost ~3,300 of the ~8,300 instructions
+        # this took per chunk (callgrind).
+        if type(chunk) is dict:
+            usage, candidates = chunk.get("usage_metadata"), chunk.get("candidates")
+        else:
+            usage, candidates = getattr(chunk, "usage_metadata", None), getattr(chunk, "candidates", None)
+        if not self.named and field(chunk, "model_version") is not None:
             self.named = True
-            string_fields(fields, _RESPONSE_STRINGS, inv.response)
-        usage = fields.get("usage_metadata")
+            string_fields(chunk, _RESPONSE_STRINGS, inv.response)
         if usage is not None:
             self.usage = usage
-        candidates = fields.get("candidates")
-        if candidates:
-            for position, candidate in enumerate(candidates):
-                info = view(candidate)
-                index = info.get("index")
-                if type(index) is not int:
-                    index = position
-                reason = info.get("finish_reason")
-                if reason is not None:
-                    self.reasons[index] = _reason(reason)
-                elif index not in self.reasons:
-                    self.reasons[index] = ""
-                if self.capture:
-                    self._add_parts(index, field(info.get("content"), "parts"))
-        elif fields.get("prompt_feedback") is not None:
-            self.blocked = _block_reason(fields)
+        if not candidates:
+            if field(chunk, "prompt_feedback") is not None:
+                self.blocked = _block_reason(view(chunk))
+            return False
+        for position, candidate in enumerate(candidates):
+            if type(candidate) is dict:
+                index, reason = candidate.get("index"), candidate.get("finish_reason")
+            else:
+                index, reason = getattr(candidate, "index", None), getattr(candidate, "finish_reason", None)
+            if type(index) is not int:
+                index = position
+            if reason is not None:
+                self.reasons[index] = _reason(reason)
+            elif index not in self.reasons:
+                self.reasons[index] = ""
+            if self.capture:
+                self._add_parts(index, field(field(candidate, "content"), "parts"))
         return False
 
     def _add_parts(self, index: int, parts: Any) -> None:
