@@ -1,9 +1,7 @@
 """End to end, every part in its own process: an app under ``opentelemetry-instrument`` (standing in for the
 container) exports OTLP/HTTP to ``llmtel logs serve`` and, next to ``otlp``, writes records locally through
-the ``llmtel_logs`` exporters; ``llmtel logs --follow`` tails the served store while the app runs.
-
-The ``llmtel_logs`` entry points are declared by a throwaway distribution on PYTHONPATH (a ``.dist-info``
-folder is all ``importlib.metadata`` needs), so this runs before pyproject.toml declares them.
+the ``llmtel_logs`` exporters (the entry points pyproject.toml declares); ``llmtel logs --follow`` tails the
+served store while the app runs.
 """
 
 from __future__ import annotations
@@ -22,14 +20,6 @@ from tests.logs.conftest import API_KEY, Lines, clean_env, run_cli
 
 INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 pytestmark = pytest.mark.skipif(not INSTRUMENT.exists(), reason=f"{INSTRUMENT} not installed")
-
-ENTRY_POINTS = """\
-[opentelemetry_traces_exporter]
-llmtel_logs = llmtel.logs.exporter:LlmtelLogsSpanExporter
-
-[opentelemetry_logs_exporter]
-llmtel_logs = llmtel.logs.exporter:LlmtelLogsLogExporter
-"""
 
 APP = """\
 import json, sys, time
@@ -57,15 +47,6 @@ time.sleep(float(sys.argv[1]))  # alive while the batches go out: --follow must 
 """
 
 
-def _distribution(tmp_path: Path) -> Path:
-    site = tmp_path / "entry-points"
-    info = site / "llmtel_logs_entry_points-0.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: llmtel-logs-entry-points\nVersion: 0.0\n")
-    (info / "entry_points.txt").write_text(ENTRY_POINTS)
-    return site
-
-
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
@@ -85,7 +66,6 @@ def test_container_to_host(tmp_path: Path, server: FakeOpenAIServer, serve: tupl
     app = tmp_path / "app.py"
     app.write_text(APP)
     env = clean_env(
-        PYTHONPATH=str(_distribution(tmp_path)),
         OPENAI_BASE_URL=server.base_url,
         OPENAI_API_KEY=API_KEY,
         OTEL_SERVICE_NAME="container-app",
