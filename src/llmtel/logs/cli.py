@@ -525,6 +525,7 @@ def _import(argv: list[str], out: TextIO) -> int:
 
 
 def _serve(argv: list[str], out: TextIO) -> int:
+    from llmtel.logs import forward
     from llmtel.logs.receiver import serve
 
     parser = argparse.ArgumentParser(
@@ -537,23 +538,53 @@ def _serve(argv: list[str], out: TextIO) -> int:
     parser.add_argument("--dir", help="the store (default: $LLMTEL_LOG_DIR or ./llmtel-logs)")
     parser.add_argument("--max-mb", metavar="MB", help="size limit of the store (default: $LLMTEL_LOG_MAX_MB or 50)")
     parser.add_argument("--max-days", metavar="DAYS", help="age limit (default: $LLMTEL_LOG_MAX_DAYS or 7)")
+    parser.add_argument(
+        "--forward",
+        metavar="URL",
+        help="also pass every OTLP request received (traces, logs, metrics) on to this collector, unchanged "
+        "(URL + /v1/traces …)",
+    )
+    parser.add_argument(
+        "--forward-header",
+        metavar="K=V",
+        action="append",
+        default=[],
+        help=f"a header for the collector (repeatable); a secret is better in ${forward.HEADERS_ENV} "
+        "(K=V,K2=V2, as OTEL_EXPORTER_OTLP_HEADERS), which ps does not show",
+    )
     args = parser.parse_args(argv)
     max_bytes, max_age_s = limits(args.max_mb, args.max_days)
+    if args.forward_header and not args.forward:
+        raise _Usage("--forward-header needs --forward URL")
+    try:
+        forwarder = forward.configured(args.forward, args.forward_header, os.environ)
+    except ValueError as exc:
+        raise _Usage(str(exc)) from None
     try:
         store = Store(log_dir(args.dir), max_bytes=max_bytes, max_age_s=max_age_s)
     except StoreError as exc:
+        if forwarder is not None:
+            forwarder.close(0)
         raise _Usage(str(exc)) from None
 
     def ready(url: str) -> None:
         out.write(f"llmtel logs serve: OTLP/HTTP and API on {url}, store {log_dir(args.dir)}\n")
         out.write(f"  apps: OTEL_EXPORTER_OTLP_ENDPOINT={url}  (Docker: http://host.docker.internal:{args.port})\n")
+        if forwarder is not None:  # header names only: their values are secrets
+            names = ", ".join(forwarder.header_names) or "none"
+            out.write(f"  forwarding to {forwarder.url} (headers: {names})\n")
         out.flush()
 
     with store:
         try:
-            serve(store, args.host, args.port, ready)
+            serve(store, args.host, args.port, ready, forwarder)
         except OSError as exc:
             raise _Usage(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+        finally:
+            if forwarder is not None:
+                stats = forwarder.close()
+                out.write(f"llmtel logs serve: forwarded {stats.forwarded} request(s), dropped {stats.dropped}\n")
+                out.flush()
     return 0
 
 

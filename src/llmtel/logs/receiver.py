@@ -3,7 +3,8 @@
 It answers OTLP as a collector does, so an SDK's exporter never retries a batch forever: 200 with the export
 response (``partial_success`` saying how many items were rejected and why), 400 for a body that cannot be
 decoded (not retried), 413 for one too large, 415 for an unknown content type or encoding. ``/v1/metrics``
-is accepted and dropped. Bodies are protobuf or JSON, plain or gzip.
+is accepted and dropped. Bodies are protobuf or JSON, plain or gzip. With a :class:`~llmtel.logs.forward.Forwarder`
+every request accepted (metrics too) is also passed on, unchanged, to a real collector.
 
 API on the same port: ``GET /api/logs?filters`` (newest first), ``GET /api/logs/{span_id}``,
 ``GET /api/summary?by=model|agent|provider|day&filters``, ``GET /api/stream?filters`` (server-sent events: one
@@ -35,6 +36,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from llmtel.logs import otlp
 from llmtel.logs.exporter import span_entries
+from llmtel.logs.forward import Forwarder
 from llmtel.logs.record import from_event
 from llmtel.logs.store import FILTER_PARAMS, SUMMARY_KEYS, Store, query_from
 
@@ -112,8 +114,11 @@ class Receiver(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 4318) -> None:
+    def __init__(
+        self, store: Store, host: str = "127.0.0.1", port: int = 4318, forwarder: Forwarder | None = None
+    ) -> None:
         self.store = store
+        self.forwarder = forwarder
         self.closing = threading.Event()
         super().__init__((host, port), _Handler)
 
@@ -173,6 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
         except _BadRequest as exc:
             self._send_json(exc.status, {"code": 3, "message": str(exc)})
             return
+        if self.server.forwarder is not None:  # the bytes as received: the collector decodes them itself
+            self.server.forwarder.submit(
+                path, body, self.headers.get("Content-Type", ""), self.headers.get("Content-Encoding", "").strip()
+            )
         rejected, reason = 0, ""
         try:
             rejected, reason = self.server.ingest(path, request, otlp.hex_ids if is_json else otlp.base64_ids)
@@ -287,9 +296,10 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve(store: Store, host: str, port: int, ready: Any = None) -> None:
-    """Run until interrupted; ``ready`` (a callable) is told the URL once the socket listens."""
-    with Receiver(store, host, port) as server:
+def serve(store: Store, host: str, port: int, ready: Any = None, forwarder: Forwarder | None = None) -> None:
+    """Run until interrupted; ``ready`` (a callable) is told the URL once the socket listens. The forwarder's
+    queue is flushed (time-bounded) once no request thread can add to it any more."""
+    with Receiver(store, host, port, forwarder) as server:
         if threading.current_thread() is threading.main_thread():
             # SIGTERM (docker stop, kill) ends the server like Ctrl-C: the store is closed, not cut off.
             signal.signal(signal.SIGTERM, _interrupt)
