@@ -178,23 +178,24 @@ class Query:
     datasource_uid: str
 
 
-def panel_queries(path: Path) -> list[Query]:
+def panel_queries(path: Path, datasource: str = "prometheus") -> list[Query]:
+    """The panels' queries on one datasource (by uid): PromQL by default, LogQL with ``datasource="loki"``."""
     dashboard = load_dashboard(path)
     out: list[Query] = []
     for panel in all_panels(dashboard):
         panel_ds = (panel.get("datasource") or {}).get("uid", "")
         for target in panel.get("targets", []):
             ds = (target.get("datasource") or {}).get("uid", panel_ds)
-            if "expr" in target:
+            if "expr" in target and ds == datasource:
                 out.append(Query(f"{path.name} / {panel.get('title')} / {target.get('refId')}", target["expr"], ds))
     return out
 
 
 def variable_queries(path: Path) -> list[Query]:
-    """The template variables' label_values(<selector>, <label>) queries."""
+    """The Prometheus template variables' label_values(<selector>, <label>) queries."""
     out: list[Query] = []
     for var in load_dashboard(path).get("templating", {}).get("list", []):
-        if var.get("type") != "query":
+        if var.get("type") != "query" or var["datasource"]["uid"] != "prometheus":
             continue
         query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
         out.append(Query(f"{path.name} / variable ${var['name']}", query, var["datasource"]["uid"]))
@@ -373,3 +374,102 @@ def exporter_endpoints(config: dict[str, Any]) -> dict[str, str]:
         for name, exporter in (config.get("exporters") or {}).items()
         if isinstance(exporter, dict) and "endpoint" in exporter
     }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Loki: what the collector → Loki path stores, and LogQL parsed by Grafana's own grammar
+# ----------------------------------------------------------------------------------------------------------
+
+LOKI_OVERLAY = COLLECTOR_DIR / "loki.yaml"
+LOGQL_DIR = Path(__file__).resolve().parent / "logql"
+
+# Loki's OTLP ingestion (pkg/loghttp/push/otlp_config.go, 3.x): these resource attributes become index labels by
+# default; every other resource attribute, every log attribute and scope attribute becomes structured metadata.
+LOKI_INDEX_RESOURCE_ATTRIBUTES = (
+    "service.name",
+    "service.namespace",
+    "service.instance.id",
+    "deployment.environment",
+    "cloud.region",
+    "cloud.availability_zone",
+    "k8s.cluster.name",
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.container.name",
+    "container.name",
+    "k8s.replicaset.name",
+    "k8s.deployment.name",
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
+)
+# Structured metadata Loki derives from the LogRecord's own fields and its scope (pkg/loghttp/push/otlp.go).
+LOKI_RECORD_FIELDS = frozenset(
+    {"trace_id", "span_id", "flags", "observed_timestamp", "severity_number", "severity_text", "scope_name"}
+    | {"scope_version", "dropped_attributes_count"}
+)
+# Labels LogQL itself sets (a failed parser or unwrap).
+LOGQL_BUILTIN_LABELS = frozenset({"__error__", "__error_details__"})
+
+
+def loki_name(attribute: str) -> str:
+    """The label name Loki stores an OTLP attribute under (otlptranslator.NormalizeLabel: every character outside
+    [A-Za-z0-9_] becomes `_`; a leading digit gets a `key_` prefix)."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", attribute)
+    return f"key_{name}" if name[:1].isdigit() else name
+
+
+def loki_index_labels() -> set[str]:
+    return {loki_name(a) for a in LOKI_INDEX_RESOURCE_ATTRIBUTES}
+
+
+def loki_overlay_attributes() -> set[str]:
+    """The log attributes the collector's Loki overlay sets (its transform's `set(log.attributes["…"], …)`)."""
+    statements = [
+        statement
+        for processor in (load_yaml(LOKI_OVERLAY).get("processors") or {}).values()
+        for statement in (processor or {}).get("log_statements", [])
+    ]
+    return {m[1] for s in statements for m in re.finditer(r'set\(log\.attributes\["([^"]+)"\]', s)}
+
+
+# Grafana's interval variables in Loki queries, and what the tests put in their place.
+LOKI_INTERVALS = {"$__auto": "1m", "$__interval": "15s", "$__range": "5m"}
+
+
+def substitute_logql(expr: str, variables: dict[str, str]) -> str:
+    """The LogQL Grafana would send: interval variables replaced, ``$name`` / ``${name}`` / ``${name:format}`` set
+    from ``variables`` (a variable the caller did not give is an error: no query may use an unknown one)."""
+    for name, value in LOKI_INTERVALS.items():
+        expr = expr.replace(name, value)
+    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", lambda m: variables[m[1] or m[2]], expr)
+
+
+@dataclass(frozen=True)
+class LogQL:
+    """A LogQL expression as Grafana's grammar (@grafana/lezer-logql) reads it."""
+
+    errors: list[int]  # offsets of error nodes; the grammar recovers from anything, so parsed = no errors
+    names: list[tuple[str, str]]  # (role, label name): role selector, filter, by, unwrap, keep, drop …
+    line_formats: list[str]
+
+    def named(self, *roles: str) -> set[str]:
+        return {name for role, name in self.names if role in roles}
+
+    def template_fields(self) -> set[str]:
+        """The labels the line_format templates read ({{.name}}, {{with .name}} …)."""
+        return {
+            m[1]
+            for t in self.line_formats
+            for block in re.findall(r"\{\{(.*?)\}\}", t)
+            for m in re.finditer(r"(?<![\w)])\.([A-Za-z_]\w*)", block)
+        }
+
+
+def parse_logql(exprs: list[str]) -> list[LogQL]:
+    """Parse with Grafana's LogQL grammar in node (tests/deploy/logql/parse.cjs), all in one process."""
+    from tests import nodejs
+
+    results = nodejs.run(LOGQL_DIR, "parse.cjs", exprs)
+    return [LogQL(r["errors"], [tuple(n) for n in r["names"]], r["lineFormats"]) for r in results]

@@ -114,10 +114,23 @@ def test_completion_log_file_keeps_only_the_details_events() -> None:
     assert (helpers.DEPLOY / "logs").is_dir()
 
 
-def test_loki_overlay_makes_the_event_name_queryable() -> None:
-    overlay = helpers.load_yaml(helpers.COLLECTOR_DIR / "loki.yaml")
-    (statement,) = overlay["processors"]["transform/event_name"]["log_statements"]
-    assert statement.startswith('set(log.attributes["event.name"], log.event_name)')
+def test_loki_overlay_makes_the_event_name_queryable_and_keeps_labels_few() -> None:
+    """The overlay's transform copies the event name into `event.name` (Loki: structured metadata event_name) and
+    gives a body-less record a line; it moves nothing into resource attributes, so Loki's index labels stay its
+    defaults (service_name …): no model, agent or trace id ever becomes a label."""
+    overlay = helpers.load_yaml(helpers.LOKI_OVERLAY)
+    pipeline = overlay["service"]["pipelines"]["logs/loki"]
+    assert pipeline["processors"] == ["memory_limiter", "transform/loki"]
+    transform = overlay["processors"]["transform/loki"]
+    assert transform["error_mode"] == "ignore"  # a statement that fails on one record never drops the batch
+    statements = transform["log_statements"]
+    assert statements == [
+        'set(log.attributes["event.name"], log.event_name) where log.event_name != ""',
+        'set(log.body, log.event_name) where log.body == nil and log.event_name != ""',
+    ]
+    assert not [s for s in statements if "resource" in s]
+    assert helpers.loki_overlay_attributes() == {"event.name"}
+    assert helpers.loki_name("event.name") == "event_name"
 
 
 def test_compose_runs_the_collector_with_these_files() -> None:

@@ -1,7 +1,9 @@
-"""grafana/dashboards/*.json: structure for file provisioning, and PromQL that parses and only uses names the
-package really produces (derived from its instruments, through Prometheus 3's OTLP name translation).
+"""grafana/dashboards/*.json: structure for file provisioning (every dashboard), and PromQL (the Prometheus
+dashboards and variables) that parses and only uses names the package really produces (derived from its
+instruments, through Prometheus 3's OTLP name translation).
 
-The live test (test_dashboards_live.py) runs the same queries against a real Prometheus."""
+The live test (test_dashboards_live.py) runs the same queries against a real Prometheus. The Loki dashboard's
+LogQL is checked in test_logql.py."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from llmtel import semconv as sc
 from tests.deploy import helpers
 
 DASHBOARDS = helpers.dashboard_files()
+# The dashboards whose panels query Prometheus (the LLM calls dashboard queries Loki; its variables are PromQL).
+PROMETHEUS_DASHBOARDS = [p for p in DASHBOARDS if helpers.panel_queries(p)]
 SCHEMA_VERSION = 42
 """Grafana 13.2's dashboard schema version (@grafana/schema 13.2.x); the compose stack runs Grafana 13.2."""
 VARIABLES = ["service", "provider", "model", "operation"]
@@ -29,8 +33,8 @@ def ids(paths: list[Path]) -> list[str]:
     return [p.name for p in paths]
 
 
-def provisioned_datasource_uids() -> set[str]:
-    return {ds["uid"] for ds in helpers.load_yaml(helpers.DATASOURCES_FILE)["datasources"]}
+def provisioned_datasource_types() -> dict[str, str]:
+    return {ds["uid"]: ds["type"] for ds in helpers.load_yaml(helpers.DATASOURCES_FILE)["datasources"]}
 
 
 def walk(node: Any) -> Any:
@@ -43,9 +47,23 @@ def walk(node: Any) -> Any:
             yield from walk(item)
 
 
-def test_there_are_an_overview_and_a_breakdown() -> None:
-    titles = {helpers.load_dashboard(p)["title"] for p in DASHBOARDS}
-    assert titles == {"LLM overview", "LLM breakdown"}
+def test_there_are_an_overview_a_breakdown_and_the_calls() -> None:
+    titles = {p.name: helpers.load_dashboard(p)["title"] for p in DASHBOARDS}
+    assert titles == {
+        "genai-overview.json": "LLM overview",
+        "genai-breakdown.json": "LLM breakdown",
+        "genai-llm-calls.json": "LLM calls",
+    }
+    assert [p.name for p in PROMETHEUS_DASHBOARDS] == ["genai-breakdown.json", "genai-overview.json"]
+
+
+def test_dashboards_link_to_each_other() -> None:
+    """Each has a dashboards link by the `llmtel` tag, which every one of them carries: so each lists the others
+    (a new dashboard with the tag is linked from the existing ones without editing them)."""
+    for path in DASHBOARDS:
+        dashboard = helpers.load_dashboard(path)
+        links = [link for link in dashboard["links"] if link["type"] == "dashboards"]
+        assert [(link["tags"], link["includeVars"], link["keepTime"]) for link in links] == [(["llmtel"], True, True)]
 
 
 def test_uids_are_stable_and_unique() -> None:
@@ -84,23 +102,24 @@ def test_panels_are_well_formed(path: Path) -> None:
         assert panel["title"] and panel["description"], panel
         assert panel["targets"], panel["title"]
         assert len({t["refId"] for t in panel["targets"]}) == len(panel["targets"])
-        if panel["type"] != "heatmap":
+        if panel["type"] not in {"heatmap", "logs"}:  # a heatmap's unit is its axis; log lines have none
             assert panel["fieldConfig"]["defaults"].get("unit"), f"{panel['title']} has no unit"
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=ids(DASHBOARDS))
 def test_datasources_are_provisioned_uids(path: Path) -> None:
-    uids = provisioned_datasource_uids()
+    types = provisioned_datasource_types()
     refs = [
         node["datasource"] for node in walk(helpers.load_dashboard(path)) if isinstance(node.get("datasource"), dict)
     ]
     assert refs
     for ref in refs:
-        assert ref["uid"] in uids | {GRAFANA_BUILTIN_DATASOURCE}, ref
-        assert ref["type"] in {"prometheus", "grafana"}, ref
+        assert ref in [{"type": t, "uid": uid} for uid, t in types.items()] + [
+            {"type": "grafana", "uid": GRAFANA_BUILTIN_DATASOURCE}
+        ], ref
 
 
-@pytest.mark.parametrize("path", DASHBOARDS, ids=ids(DASHBOARDS))
+@pytest.mark.parametrize("path", PROMETHEUS_DASHBOARDS, ids=ids(PROMETHEUS_DASHBOARDS))
 def test_template_variables(path: Path) -> None:
     variables = helpers.load_dashboard(path)["templating"]["list"]
     assert [v["name"] for v in variables] == DASHBOARD_VARIABLES[path.name]
@@ -117,7 +136,7 @@ def test_template_variables(path: Path) -> None:
     assert labels == expected[: len(labels)] and len(labels) == len(DASHBOARD_VARIABLES[path.name])
 
 
-@pytest.mark.parametrize("path", DASHBOARDS, ids=ids(DASHBOARDS))
+@pytest.mark.parametrize("path", PROMETHEUS_DASHBOARDS, ids=ids(PROMETHEUS_DASHBOARDS))
 def test_every_query_filters_by_every_variable(path: Path) -> None:
     """LLM call panels by service/provider/model/operation; agent and tool panels (whose metrics have none of the
     LLM labels) by service and agent, and never by an LLM label they could not match."""
@@ -133,7 +152,7 @@ def test_every_query_filters_by_every_variable(path: Path) -> None:
             assert f"${var}" not in q.expr, f"{q.where} filters by ${var}, a label its metric does not have"
 
 
-@pytest.mark.parametrize("path", DASHBOARDS, ids=ids(DASHBOARDS))
+@pytest.mark.parametrize("path", PROMETHEUS_DASHBOARDS, ids=ids(PROMETHEUS_DASHBOARDS))
 def test_rates_follow_the_dashboard_interval(path: Path) -> None:
     """Range selectors use $__rate_interval (or $__range for totals), never a hard-coded window."""
     for q in helpers.panel_queries(path):
