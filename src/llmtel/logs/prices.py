@@ -29,7 +29,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 ENV = "LLMTEL_PRICES"
@@ -43,6 +42,7 @@ MAX_PRICE = Decimal(100_000)
 """USD per 1M tokens. The dearest list price is in the hundreds; beyond this a number is a mistake (a price per
 token pasted as per 1M, or a typo), not a price."""
 
+BUNDLED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "prices.json")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NAME = 256
 _DIVISOR = SCALE * 10**6  # tokens * (1/SCALE USD per 1M tokens) -> USD
@@ -58,7 +58,7 @@ class PriceFileError(ValueError):
     """A price file that is not valid; the message says where and why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Price:
     """One model's prices, each in millionths of a USD per 1M tokens; ``None`` where the provider bills no such
     tokens (an embedding model's output) or has no such price (then cache tokens are billed at the input price)."""
@@ -138,7 +138,7 @@ class PriceTable:
         if type(read) is not int or type(write) is not int or read < 0 or write < 0:
             return None
         uncached = input_tokens - read - write
-        total = max(uncached, 0) * price.input
+        total = price.input * uncached if uncached > 0 else 0
         total += read * (price.input if price.cache_read is None else price.cache_read)
         total += write * (price.input if price.cache_write is None else price.cache_write)
         if output_tokens is None:
@@ -158,7 +158,9 @@ class PriceTable:
 
 def load(path: str | None = None) -> PriceTable:
     """The price table: the bundled one, extended (or replaced) by the file at ``path`` or, when ``path`` is None,
-    at ``$LLMTEL_PRICES``. Never raises: a bad file is reported once as a warning and the bundled table is used."""
+    at ``$LLMTEL_PRICES``. Never raises: a bad file is reported as a warning and the bundled table is used.
+
+    The file is read on every call: call this once (per store or process) and keep the table."""
     bundled = bundled_table()
     if path is None:
         path = os.environ.get(ENV) or None
@@ -176,8 +178,8 @@ def load(path: str | None = None) -> PriceTable:
 def bundled_table() -> PriceTable:
     """The table shipped with the package (parsed once per process)."""
     try:
-        raw = resources.files("llmtel.logs").joinpath("prices.json").read_bytes()
-        _, table = parse(_decode(raw))
+        # Beside this module, read as a plain file: importlib.resources would cost more to import than the read.
+        _, table = read(BUNDLED_FILE)
     except (OSError, PriceFileError, UnicodeDecodeError) as exc:  # a broken install: no prices, not a crash
         _log.warning("llmtel: the bundled price table could not be read (%s); no call has a cost", exc)
         return PriceTable({})
