@@ -345,3 +345,23 @@ def test_unreadable_override_files_warn_once(tmp_path: Path, caplog: pytest.LogC
             assert prices.load(path) is prices.bundled_table()
         assert len(caplog.records) == 1, path
         assert reason in caplog.records[0].getMessage(), path
+
+
+def test_a_broken_install_without_the_bundled_file_prices_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """prices.json missing from an install (package data left out of a wheel): one warning, no cost, no crash."""
+    monkeypatch.setattr(prices, "BUNDLED_FILE", str(tmp_path / "prices.json"))
+    prices.bundled_table.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="llmtel"):
+            empty = prices.load()
+            assert prices.load() is empty  # parsed (and reported) once per process
+        assert len(empty) == 0
+        assert empty.cost_usd("openai", "gpt-4o-mini", 1000, 100) is None
+        assert [r.getMessage() for r in caplog.records] == [
+            "llmtel: the bundled price table could not be read ([Errno 2] No such file or directory: "
+            f"'{tmp_path / 'prices.json'}'); no call has a cost"
+        ]
+    finally:
+        prices.bundled_table.cache_clear()
