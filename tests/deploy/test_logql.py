@@ -64,9 +64,21 @@ def readme_exprs() -> list[str]:
     return re.findall(r"`(\{service_name=[^`]+)`", text)
 
 
+# Values as Grafana interpolates chosen ones into Loki queries: several values become an alternation, each
+# value regex-escaped with its backslash doubled inside "…"; ${search:regex} escaped once (a `…` raw string).
+CHOSEN = {
+    "service": "(example-app|batch-worker)",
+    "provider": "openai",
+    "model": "(gpt-4\\\\.1|claude-sonnet-4-5)",
+    "agent": "planner",
+    "search": "Paris\\?",
+}
+
+
 def every_expr() -> dict[str, str]:
     values = all_values()
     exprs = {where: helpers.substitute_logql(expr, values) for where, expr in panel_exprs().items()}
+    exprs.update({f"{where} (chosen)": helpers.substitute_logql(e, CHOSEN) for where, e in panel_exprs().items()})
     exprs["datasources.yaml / jaeger tracesToLogsV2"] = jaeger_to_loki_query()
     exprs.update({f"deploy/README.md #{i}": e for i, e in enumerate(readme_exprs())})
     return exprs
@@ -80,7 +92,7 @@ def parsed() -> dict[str, helpers.LogQL]:
 
 def test_every_logql_expression_parses(parsed: dict[str, helpers.LogQL]) -> None:
     exprs = every_expr()
-    assert len(exprs) == len(panel_exprs()) + 1 + len(readme_exprs())
+    assert len(exprs) == 2 * len(panel_exprs()) + 1 + len(readme_exprs())
     assert len(panel_exprs()) >= 10 and readme_exprs()
     assert not [e for e in exprs.values() if "$" in e]
     assert {where: result.errors for where, result in parsed.items() if result.errors} == {}
