@@ -54,7 +54,7 @@ def test_every_price_series_is_the_tables_number() -> None:
             if value is not None:
                 expected[(provider, model, kind)] = float(value * Decimal("1e-6"))
     assert price_series(RULES) == expected
-    assert len(expected) == 191
+    assert len(expected) == 199
     # The dashboards' estimate of an uncached call is the record's cost, to the last bit or two: Prometheus
     # multiplies float prices per token, the record rounds the exact decimal cost once.
     per_token = price_series(RULES)
@@ -99,7 +99,7 @@ def test_generated_from_an_override_file_prices_as_the_records_do(tmp_path: Path
     assert series[("azure.ai.openai", "my-deployment:v2", "input")] == 0.165e-6
     assert ("azure.ai.openai", "my-deployment:v2", "output") not in series
     assert series[("anthropic", "claude-haiku-4-5", "output")] == 5e-6  # the rest is the bundled table
-    assert len(series) == 191 + 1
+    assert len(series) == 199 + 1
     text = out.read_text(encoding="utf-8")
     assert "#     openai: our contract\n" in text
     assert 'gen_ai_request_model: "my-deployment:v2"' in text  # quoted: a plain scalar with ':' is not portable

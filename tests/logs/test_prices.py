@@ -51,12 +51,13 @@ def one_model(**fields: Any) -> dict[str, Any]:
 
 def test_bundled_table_has_every_provider_with_its_source_and_date(table: PriceTable) -> None:
     assert table.checked == "2026-12-02"
-    assert sorted(table.providers) == ["anthropic", "aws.bedrock", "gcp.gemini", "openai"]
+    assert sorted(table.providers) == ["anthropic", "aws.bedrock", "gcp.gemini", "gcp.vertex_ai", "openai"]
     assert {name: (p.source, p.checked) for name, p in table.providers.items()} == {
         "openai": ("https://developers.openai.com/api/docs/pricing", "2026-12-02"),
         "anthropic": ("https://platform.claude.com/docs/en/about-claude/pricing", "2026-12-02"),
         "aws.bedrock": ("https://aws.amazon.com/bedrock/pricing/", "2026-12-02"),
         "gcp.gemini": ("https://ai.google.dev/gemini-api/docs/pricing", "2026-12-02"),
+        "gcp.vertex_ai": ("https://cloud.google.com/vertex-ai/generative-ai/pricing", "2026-12-02"),
     }
     for provider in table.providers.values():
         assert provider.note  # what the numbers are and what is left out, in the data itself
@@ -100,6 +101,8 @@ def test_bundled_prices_as_published(table: PriceTable) -> None:
         input=3_000_000, output=15_000_000
     )
     assert table.get("gcp.gemini", "gemini-2.5-flash") == Price(input=300_000, output=2_500_000, cache_read=30_000)
+    # The same model on Vertex AI is a key of its own, without the Gemini API's cache price.
+    assert table.get("gcp.vertex_ai", "gemini-2.5-flash") == Price(input=300_000, output=2_500_000)
 
 
 def test_every_bundled_price_costs_exactly_its_published_number_per_million(table: PriceTable) -> None:
@@ -177,7 +180,7 @@ def test_cache_counts_beyond_input_never_make_uncached_input_negative(table: Pri
     [
         ("openai", "my-finetune"),  # nobody priced it
         ("azure.ai.openai", "gpt-4o-mini"),  # a priced name under another provider: its prices differ
-        ("gcp.vertex_ai", "gemini-2.5-flash"),  # the same: Vertex AI is not in the table
+        ("gcp.vertex_ai", "gemini-2.5-flash-lite"),  # priced on the Gemini API, not on Vertex AI
         ("anthropic", "claude-sonnet-4"),  # close to a priced id is not a priced id: no fuzzy matching
         ("openai", "GPT-4O-MINI"),
         (None, "gpt-4o-mini"),
