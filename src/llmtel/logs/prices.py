@@ -2,7 +2,8 @@
 
 One table prices both sides: the completion records' ``cost_usd`` (:meth:`PriceTable.cost_usd`) and the Prometheus
 price series (``scripts/gen_prices.py`` writes ``deploy/prometheus/rules/genai-prices.rules.yml`` from it), so a
-record and a dashboard never price the same call differently.
+record and a dashboard price the same tokens alike. (Prometheus has no cache token type: there, cached input is
+priced as input, an upper bound for cache reads.)
 
 The bundled table is ``prices.json`` beside this module: dated, with the source of each provider's numbers. It is
 never fetched from anywhere. ``LLMTEL_PRICES=path`` names a file of the same shape that **extends** it: each model
@@ -39,8 +40,8 @@ SCALE = 10**6
 """Prices are stored as integer multiples of 1/SCALE USD per 1M tokens: six decimal places."""
 
 MAX_PRICE = Decimal(100_000)
-"""USD per 1M tokens. The dearest list price is in the hundreds; beyond this a number is a mistake (a price per
-token pasted as per 1M, or a typo), not a price."""
+"""USD per 1M tokens. The dearest list price is in the hundreds; beyond this a number is a mistake (a price in
+another unit, per 1B tokens or in cents, or a typo), not a price."""
 
 BUNDLED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "prices.json")
 MAX_FILE_BYTES = 4 * 1024 * 1024
