@@ -225,6 +225,25 @@ def test_a_receiver_behind_a_receiver_keeps_the_same_records(
         assert len(next_store.query()) == 1
 
 
+def test_a_forward_back_to_itself_stops_after_one_lap(forwarding: Any, collector: Collector) -> None:
+    """--forward at the receiver itself (or around a chain of them) would loop at full speed: the via header
+    stops it; a chain of receivers to a collector still delivers, and says which receivers it went through."""
+    first = forwarding(collector.url)
+    second = forwarding(first.url)
+    assert post(f"{second.url}/v1/metrics", b"{}", "application/json")[0] == 200
+    assert second.forwarder.drained(5) and first.forwarder.drained(5)
+    (received,) = collector.received
+    assert received.headers[forward.VIA_HEADER] == f"{second.forwarder.id},{first.forwarder.id}"
+
+    looped = forwarding(collector.url)  # now pointed at itself
+    looped.forwarder.close(0)
+    looped.forwarder = looped.server.forwarder = Forwarder(looped.url, **FAST)
+    assert post(f"{looped.url}/v1/metrics", b"{}", "application/json")[0] == 200
+    time.sleep(0.2)  # long enough for many laps, were they not stopped
+    assert looped.forwarder.drained(5)
+    assert looped.forwarder.stats == Stats(forwarded=1, dropped=0, retried=0)
+
+
 def test_collector_down_the_app_is_answered_at_once_and_drops_are_counted(
     forwarding: Any, otel: Otel, client: openai.OpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:

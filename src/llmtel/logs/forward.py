@@ -12,12 +12,17 @@ are retried a few times with exponential backoff (a ``Retry-After`` in seconds i
 other answer, or a timeout (the collector may have the request already), is final. Redirects are not followed
 and no proxy is used: headers configured for the collector (``--forward-header``, ``LLMTEL_FORWARD_HEADERS``)
 go to that host only. Header values are never logged, only their names.
+
+A forwarded request carries ``X-Llmtel-Forwarded-By``: the ids of the receivers it went through. A receiver
+does not forward a request that has its own id, so ``--forward`` pointed (directly or around a chain) at the
+receiver itself ends after one lap instead of looping at full speed; a chain of receivers keeps working.
 """
 
 from __future__ import annotations
 
 import http.client
 import logging
+import secrets
 import threading
 import time
 from collections import deque
@@ -43,7 +48,10 @@ FLUSH_S = 5.0
 """How long a graceful shutdown waits for the queue to drain."""
 
 _HEADER_NAME_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_OWN_HEADERS = frozenset({"content-type", "content-encoding", "content-length", "host", "connection"})
+VIA_HEADER = "X-Llmtel-Forwarded-By"
+_OWN_HEADERS = frozenset(
+    {"content-type", "content-encoding", "content-length", "host", "connection", VIA_HEADER.lower()}
+)
 
 
 def parse_headers(pairs: Iterable[str], separator: str | None = None) -> dict[str, str]:
@@ -86,6 +94,7 @@ class _Request:
     body: bytes
     content_type: str
     content_encoding: str
+    via: str
 
 
 @dataclass
@@ -129,6 +138,7 @@ class Forwarder:
         self._retries, self._backoff_s, self._timeout_s = retries, backoff_s, timeout_s
         self._max_items, self._max_bytes = max_items, max_bytes
         self.stats = Stats()
+        self.id = secrets.token_hex(8)
         self._queue: deque[_Request] = deque()
         self._queued_bytes = 0
         self._busy = False
@@ -147,13 +157,20 @@ class Forwarder:
 
     # -- the request threads' side: never blocks -----------------------------------------------------------
 
-    def submit(self, path: str, body: bytes, content_type: str, content_encoding: str) -> bool:
-        """Queue one request for the collector; False (and counted as dropped) when the queue is full."""
+    def submit(self, path: str, body: bytes, content_type: str, content_encoding: str, via: str = "") -> bool:
+        """Queue one request for the collector; False (and counted as dropped) when the queue is full. ``via``:
+        the request's own :data:`VIA_HEADER`; one that has already been through this receiver is not sent again
+        (False, not counted: it was forwarded once)."""
+        ids = [part.strip() for part in via.split(",") if part.strip()][-16:]  # bounded: the header is untrusted
+        if self.id in ids:
+            _logger.debug("llmtel logs serve: a request back from %s not forwarded again (a loop)", self.url)
+            return False
+        via = ",".join([*ids, self.id])
         with self._cond:
             if self._closing or len(self._queue) >= self._max_items or self._queued_bytes + len(body) > self._max_bytes:
                 self._lost(1, "its queue is full")
                 return False
-            self._queue.append(_Request(path, body, content_type, content_encoding))
+            self._queue.append(_Request(path, body, content_type, content_encoding, via))
             self._queued_bytes += len(body)
             self._cond.notify()
         return True
@@ -238,7 +255,12 @@ class Forwarder:
 
     def _attempt(self, request: _Request) -> float | None:
         """None: delivered. A number >= 0: retryable, after that many seconds at least. -1: final failure."""
-        headers = {**self._headers, "Content-Type": request.content_type, "Content-Length": str(len(request.body))}
+        headers = {
+            **self._headers,
+            "Content-Type": request.content_type,
+            "Content-Length": str(len(request.body)),
+            VIA_HEADER: request.via,
+        }
         if request.content_encoding:
             headers["Content-Encoding"] = request.content_encoding
         try:

@@ -36,7 +36,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from llmtel.logs import otlp
 from llmtel.logs.exporter import span_entries
-from llmtel.logs.forward import Forwarder
+from llmtel.logs.forward import VIA_HEADER, Forwarder
 from llmtel.logs.record import from_event
 from llmtel.logs.store import FILTER_PARAMS, SUMMARY_KEYS, Store, query_from
 
@@ -180,7 +180,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.server.forwarder is not None:  # the bytes as received: the collector decodes them itself
             self.server.forwarder.submit(
-                path, body, self.headers.get("Content-Type", ""), self.headers.get("Content-Encoding", "").strip()
+                path,
+                body,
+                self.headers.get("Content-Type", ""),
+                self.headers.get("Content-Encoding", "").strip(),
+                self.headers.get(VIA_HEADER, ""),
             )
         rejected, reason = 0, ""
         try:
