@@ -4,6 +4,7 @@ opentelemetry-instrumentation-logging's fields; outside any span, none."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -109,6 +110,30 @@ def test_stdlib_lines_carry_the_current_spans_ids(
         "Sending HTTP Request: POST",
         "HTTP Response: POST 200",
     ]
+
+
+async def test_concurrent_async_calls_each_log_their_own_span(
+    otel: Otel, server: FakeOpenAIServer, json_lines: io.StringIO
+) -> None:
+    """Two calls at once on one event loop: each task's lines carry its own call's span (context variables)."""
+    app = logging.getLogger("app")
+
+    async def hook(request: Any) -> None:
+        app.info("sending %s", json.loads(request.content)["model"])
+
+    otel.instrument("openai")
+    http_client = openai.DefaultAsyncHttpxClient(event_hooks={"request": [hook]})
+    async with openai.AsyncOpenAI(
+        base_url=server.base_url, api_key="test-key", max_retries=0, http_client=http_client
+    ) as client:
+        await asyncio.gather(
+            *(client.chat.completions.create(model=model, messages=MESSAGES) for model in ("model-a", "model-b"))
+        )
+    assert sorted(
+        (line["message"], line["trace_id"], line["span_id"]) for line in read(json_lines) if line["logger"] == "app"
+    ) == sorted(
+        (f"sending {model}", *ids(span_named(otel, f"chat {model}")).values()) for model in ("model-a", "model-b")
+    )
 
 
 def test_structlog_events_carry_the_current_spans_ids(otel: Otel, server: FakeOpenAIServer) -> None:
