@@ -235,6 +235,11 @@ def test_a_forward_back_to_itself_stops_after_one_lap(forwarding: Any, collector
     (received,) = collector.received
     assert received.headers[forward.VIA_HEADER] == f"{second.forwarder.id},{first.forwarder.id}"
 
+    via = "not an id, 0123456789abcdef ," + "f" * 400
+    assert post(f"{first.url}/v1/metrics", b"{}", "application/json", **{forward.VIA_HEADER: via})[0] == 200
+    assert first.forwarder.drained(5)  # an untrusted header: only ids of our shape are passed on
+    assert collector.received[-1].headers[forward.VIA_HEADER] == f"0123456789abcdef,{first.forwarder.id}"
+
     looped = forwarding(collector.url)  # now pointed at itself
     looped.forwarder.close(0)
     looped.forwarder = looped.server.forwarder = Forwarder(looped.url, **FAST)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
 import secrets
 import threading
 import time
@@ -49,6 +50,7 @@ FLUSH_S = 5.0
 
 _HEADER_NAME_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 VIA_HEADER = "X-Llmtel-Forwarded-By"
+_ID = re.compile("[0-9a-f]{16}")
 _OWN_HEADERS = frozenset(
     {"content-type", "content-encoding", "content-length", "host", "connection", VIA_HEADER.lower()}
 )
@@ -134,7 +136,7 @@ class Forwarder:
         self._https = parts.scheme == "https"
         self._host, self._port = parts.hostname, port
         self._prefix = parts.path.rstrip("/")
-        self._headers = dict(parse_headers(f"{k}={v}" for k, v in (headers or {}).items()))
+        self._headers = parse_headers(f"{k}={v}" for k, v in (headers or {}).items())
         self._retries, self._backoff_s, self._timeout_s = retries, backoff_s, timeout_s
         self._max_items, self._max_bytes = max_items, max_bytes
         self.stats = Stats()
@@ -161,13 +163,17 @@ class Forwarder:
         """Queue one request for the collector; False (and counted as dropped) when the queue is full. ``via``:
         the request's own :data:`VIA_HEADER`; one that has already been through this receiver is not sent again
         (False, not counted: it was forwarded once)."""
-        ids = [part.strip() for part in via.split(",") if part.strip()][-16:]  # bounded: the header is untrusted
+        # the header is untrusted: only ids of our own shape are kept and passed on, and at most 16 of them
+        ids = [part for part in (p.strip() for p in via.split(",")[-16:]) if _ID.fullmatch(part)]
         if self.id in ids:
             _logger.debug("llmtel logs serve: a request back from %s not forwarded again (a loop)", self.url)
             return False
         via = ",".join([*ids, self.id])
         with self._cond:
-            if self._closing or len(self._queue) >= self._max_items or self._queued_bytes + len(body) > self._max_bytes:
+            if self._closing:
+                self._lost(1, "the receiver is shutting down")
+                return False
+            if len(self._queue) >= self._max_items or self._queued_bytes + len(body) > self._max_bytes:
                 self._lost(1, "its queue is full")
                 return False
             self._queue.append(_Request(path, body, content_type, content_encoding, via))
