@@ -262,7 +262,7 @@ def test_collector_down_the_app_is_answered_at_once_and_drops_are_counted(
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         started = time.monotonic()
         assert spans.export(otel.span_exporter.get_finished_spans()[-1:]) is SpanExportResult.SUCCESS
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 2  # answered without waiting for the forward
     assert served.forwarder.drained(5)
     assert len(served.store.query()) == 3
     assert served.forwarder.stats == Stats(forwarded=0, dropped=3, retried=6)
@@ -285,23 +285,22 @@ def test_collector_down_the_app_is_answered_at_once_and_drops_are_counted(
     )
 
 
-def test_a_slow_collector_never_delays_the_app(forwarding: Any, otel: Otel, client: openai.OpenAI) -> None:
-    slow = Collector(delay=0.3)
-    try:
-        served = forwarding(slow.url)
-        otel.instrument("openai")
-        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-        spans = exporters(served.url, requests.Session())[0]
-        took = []
-        for _ in range(3):
-            started = time.monotonic()
-            spans.export(otel.span_exporter.get_finished_spans())
-            took.append(time.monotonic() - started)
-        assert max(took) < 0.2, took
-        assert served.forwarder.drained(5)
-        assert served.forwarder.stats == Stats(forwarded=3, dropped=0, retried=0)
-    finally:
-        slow.stop()
+def test_a_slow_collector_never_delays_the_app(
+    forwarding: Any, collector: Collector, otel: Otel, client: openai.OpenAI
+) -> None:
+    """The collector holds every request unanswered: the app's exports are answered all the same."""
+    collector.hold = True
+    served = forwarding(collector.url)
+    otel.instrument("openai")
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    spans = exporters(served.url, requests.Session())[0]
+    for _ in range(3):
+        assert spans.export(otel.span_exporter.get_finished_spans()) is SpanExportResult.SUCCESS
+    assert collector.arrived.acquire(timeout=5)
+    assert collector.answered == []  # all three exports done while the collector still sits on the first
+    collector.release.set()
+    assert served.forwarder.drained(5)
+    assert (collector.answered, served.forwarder.stats) == ([200] * 3, Stats(forwarded=3, dropped=0, retried=0))
 
 
 def test_503_then_200_is_delivered_once(forwarding: Any, collector: Collector) -> None:
@@ -373,7 +372,7 @@ def test_shutdown_flushes_the_queue_within_its_time_bound(collector: Collector) 
         stuck.submit("/v1/logs", b"%d" % i, "application/json", "")
     started = time.monotonic()
     assert stuck.close(0.2) == Stats(forwarded=0, dropped=3, retried=0)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3  # the bound: 0.2 s, then the in-flight request times out (0.3 s)
 
 
 def test_headers(collector: Collector) -> None:
