@@ -85,6 +85,11 @@ REQUIRED_ONLY_WHEN_APPLICABLE = {
     "has no id to give: set whenever a guardrail is configured (genai-semconv.md §10.4), not checked otherwise",
 }
 """Attributes the data marks required that a call can lack through no fault of the instrumentation."""
+DETAILS_EVENT_EXTENSIONS = {
+    "gen_ai.agent.name": "llmtel puts the enclosing agent's name on the details event: the inference span leaves it "
+    "to its invoke_agent parent, which a logs pipeline (Loki, collector files) never sees",
+}
+"""Registered attributes llmtel adds to the details event beyond its table (README: Completion logs)."""
 _REQUIRED_IF_NOT_SET = re.compile(r"^required if `([\w.]+)` is not set", re.IGNORECASE)
 _MAX_SCHEMA_PROBLEMS = 5
 
@@ -448,7 +453,7 @@ class Checker:
                 name,
                 event.get("attributes") or {},
                 self._templates,
-                extra=self._added if name == DETAILS_EVENT else (),
+                extra=[*self._added, *DETAILS_EVENT_EXTENSIONS] if name == DETAILS_EVENT else (),
                 renamed=self._renamed_attrs,
             )
         self._deprecated_events: Mapping[str, Any] = data.get("deprecated_events") or {}

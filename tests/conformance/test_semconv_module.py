@@ -624,11 +624,14 @@ def test_details_event_content_must_be_structured(checker: Checker, emit_log: Ca
 
 
 def test_event_tables_and_deprecated_events(checker: Checker, emit_log: Callable[..., Any]) -> None:
-    attrs = {"gen_ai.operation.name": "chat", "gen_ai.agent.name": "x"}
+    attrs = {"gen_ai.operation.name": "chat", "gen_ai.agent.id": "x"}
     assert checker.check_log(emit_log(DETAILS, attrs)) == [
-        f"event '{DETAILS}': attribute 'gen_ai.agent.name' is not allowed on {DETAILS}",
+        f"event '{DETAILS}': attribute 'gen_ai.agent.id' is not allowed on {DETAILS}",
         f"event '{DETAILS}': missing required attribute 'gen_ai.provider.name'",
     ]
+    # llmtel's one extension of the event (semconv_check.DETAILS_EVENT_EXTENSIONS)
+    extended = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.agent.name": "x"}
+    assert checker.check_log(emit_log(DETAILS, extended)) == []
     assert checker.check_log(emit_log("gen_ai.user.message", {})) == [
         "event 'gen_ai.user.message': deprecated event (Chat history is reported on "
         "`gen_ai.input.messages` attribute on spans or `gen_ai.client.inference.operation.details` event.)"

@@ -377,6 +377,11 @@ class Invocation:
 
     def _emit_event(self, span_ctx: context.Context, prepared: Mapping[str, Any] | None, elapsed: int) -> None:
         attrs: dict[str, Any] = {**self.attributes, **self.response}
+        # An extension of the event's attribute set (the span does not carry it: its parent invoke_agent span
+        # does): a logs pipeline has no parent span to look at, and "which agent made this call" is the first
+        # filter of a completion log (Loki, llmtel logs reading collector files).
+        if self._agent is not None and self._agent.name:
+            attrs[sc.GEN_AI_AGENT_NAME] = self._agent.name
         if prepared:
             attrs.update(prepared)
         self._telemetry.logger.emit(
