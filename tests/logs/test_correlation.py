@@ -15,7 +15,9 @@ from typing import Any
 
 import openai
 import pytest
+import structlog
 from opentelemetry import trace
+from opentelemetry.instrumentation.logging import LoggingInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan
 
 import llmtel
@@ -137,7 +139,6 @@ async def test_concurrent_async_calls_each_log_their_own_span(
 
 
 def test_structlog_events_carry_the_current_spans_ids(otel: Otel, server: FakeOpenAIServer) -> None:
-    structlog = pytest.importorskip("structlog")  # in the test extra (pyproject): then this skip goes
     out = io.StringIO()
     log = structlog.wrap_logger(
         structlog.PrintLogger(out),
@@ -165,8 +166,7 @@ def test_structlog_events_carry_the_current_spans_ids(otel: Otel, server: FakeOp
 
 def test_beside_opentelemetry_instrumentation_logging(otel: Otel, client: openai.OpenAI) -> None:
     """Its record factory and our filter together: both sets of fields, the same ids, nothing lost."""
-    instrumentation = pytest.importorskip("opentelemetry.instrumentation.logging")  # the test extra, as above
-    instrumentor = instrumentation.LoggingInstrumentor()
+    instrumentor = LoggingInstrumentor()
     instrumentor.instrument(
         tracer_provider=otel.tracer_provider, inject_trace_context=True, enable_log_auto_instrumentation=False
     )
