@@ -296,7 +296,7 @@ content (on the span), pretty-printed; long strings cut to fit
           }
         ]
 event   gen_ai.client.inference.operation.details (a log record in this span's
-        context), with the span's 18 attributes
+        context), with 19 attributes: the span's plus gen_ai.agent.name
 """
 
 # With NO_CONTENT: the same span without its three content attributes, and no details event.
