@@ -69,6 +69,7 @@ def expected(start_ms: int) -> list[Record]:
         total_tokens=19,
         cache_read_tokens=4,
         reasoning_tokens=0,
+        cost_usd=5.7e-06,  # gpt-4o-mini list prices: 8 input x $0.15, 4 cache read x $0.075, 7 output x $0.60 /1M
         finish_reasons=["stop"],
         server_address="api.openai.com",
         system_instructions=[{"type": "text", "content": "Be brief."}],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,7 @@ def test_chat_with_content_in_an_agent(otel: Otel, client: openai.OpenAI) -> Non
         total_tokens=7,
         cache_read_tokens=0,
         reasoning_tokens=0,
+        cost_usd=1.95e-06,  # the bundled list prices of gpt-4o-mini: 5 x $0.15 + 2 x $0.60 per 1M tokens
         finish_reasons=["tool_calls"],
         input_messages=[
             {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
@@ -142,6 +144,7 @@ def test_stream_and_error_records(otel: Otel, client: openai.OpenAI) -> None:
         total_tokens=15,
         cache_read_tokens=0,
         reasoning_tokens=0,
+        cost_usd=6.75e-06,  # 5 x $0.15 + 10 x $0.60 per 1M tokens
         finish_reasons=["stop"],
     )
     assert error_record == expected(
@@ -219,3 +222,34 @@ def expected_min() -> dict[str, Any]:
     record = dict.fromkeys(FIELDS)
     record.update(time="2026-01-02T03:04:05.000006Z", trace_id="1" * 32, span_id="2" * 16, operation="chat")
     return record
+
+
+def _priced(**attrs: Any) -> Any:
+    entry = from_span(_span(**{"gen_ai.operation.name": "chat", **attrs}))
+    assert entry is not None
+    return entry.record["cost_usd"]
+
+
+def test_cost_from_the_price_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every record is priced as it is built (llmtel.logs.prices; its own tests cover the table): cache reads
+    and writes at their own prices, an unknown model or unknown tokens null, never 0."""
+    claude = {"gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-5"}
+    usage = {
+        "gen_ai.usage.input_tokens": 1000,  # semconv: includes the cache reads and writes below
+        "gen_ai.usage.cache_read.input_tokens": 200,
+        "gen_ai.usage.cache_creation.input_tokens": 100,
+        "gen_ai.usage.output_tokens": 50,
+    }
+    # 700 x $3 + 200 x $0.30 + 100 x $3.75 + 50 x $15 per 1M tokens
+    assert _priced(**claude, **usage) == 0.003285
+    assert _priced(**claude, **{**usage, "gen_ai.usage.output_tokens": None}) is None
+    finetune = {"gen_ai.provider.name": "openai", "gen_ai.request.model": "ft:acme"}
+    assert _priced(**finetune, **usage) is None
+    # LLMTEL_PRICES extends the bundled table for the records of this process
+    override = tmp_path / "prices.json"
+    override.write_text(
+        json.dumps({"providers": {"openai": {"models": [{"ids": ["ft:acme"], "input": 1.0, "output": 2.0}]}}})
+    )
+    monkeypatch.setenv("LLMTEL_PRICES", str(override))
+    assert _priced(**finetune, **usage) == 0.0011  # 1000 x $1 + 50 x $2 (no cache prices: input price)
+    assert _priced(**claude, **usage) == 0.003285

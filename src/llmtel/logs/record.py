@@ -10,6 +10,7 @@ guess and never a made-up zero.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from typing import Any
 
 from llmtel import semconv as sc
 from llmtel.core.values import text, token_count
+from llmtel.logs import prices
 
 TOKEN_FIELDS: tuple[str, ...] = (
     "input_tokens",
@@ -214,6 +216,33 @@ def _content(value: Any) -> list[Any] | None:
     return value if isinstance(value, list) else None
 
 
+_tables: dict[str, prices.PriceTable] = {}
+
+
+def price_table() -> prices.PriceTable:
+    """The price table of this process: the bundled one, or as ``$LLMTEL_PRICES`` extends it. Each value of the
+    variable is read once (a file is not re-read per record; a changed variable, as in tests, is honoured)."""
+    key = os.environ.get(prices.ENV) or ""
+    table = _tables.get(key)
+    if table is None:
+        if len(_tables) > 8:
+            _tables.clear()
+        table = _tables[key] = prices.load(key or None)
+    return table
+
+
+def price(record: Record) -> float | None:
+    """The call's estimated cost in USD at list prices, from its provider, requested model and tokens."""
+    return price_table().cost_usd(
+        record["provider"],
+        record["request_model"],
+        record["input_tokens"],
+        record["output_tokens"],
+        record["cache_read_tokens"],
+        record["cache_write_tokens"],
+    )
+
+
 def _empty() -> Record:
     return dict.fromkeys(FIELDS)
 
@@ -240,6 +269,7 @@ def _fill(record: Record, attrs: Mapping[str, Any]) -> None:
         cache_write = token_count(attrs.get(sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS))
     record["cache_write_tokens"] = cache_write
     record["reasoning_tokens"] = token_count(attrs.get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS))
+    record["cost_usd"] = price(record)
     record["finish_reasons"] = _reasons(attrs.get(sc.GEN_AI_RESPONSE_FINISH_REASONS))
     record["error_type"] = name(attrs.get(sc.ERROR_TYPE))
     record["server_address"] = name(attrs.get(sc.SERVER_ADDRESS))
