@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from llmtel.demo.server import FakeOpenAIServer
+from llmtel.logs import prices
 from tests.logs.conftest import API_KEY, Lines, clean_env, run_cli
 
 INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
@@ -124,6 +125,24 @@ def test_container_to_host(tmp_path: Path, server: FakeOpenAIServer, serve: tupl
     }
     assert answer["duration_ms"] > 0 and answer["total_tokens"] == answer["input_tokens"] + answer["output_tokens"]
 
+    # priced at the bundled list prices (llmtel.logs.prices): the served store and the local one alike
+    table = prices.load()
+    for r in served:
+        cost = table.cost_usd(r["provider"], r["request_model"], r["input_tokens"], r["output_tokens"],
+                              r["cache_read_tokens"], r["cache_write_tokens"])  # fmt: skip
+        assert r["cost_usd"] == cost, r
+    # the failed call has no tokens, nor does the stream (no include_usage): no cost, not 0
+    assert [r["cost_usd"] is not None for r in served] == [False, False, True, True]
+
+    # the reader from another process: search, summary
+    found = run_cli("--search", "rainy", "--json", str(served_dir))
+    assert [json.loads(line) for line in found.stdout.splitlines()] == [answer]
+    summary_out = run_cli("summary", "--by", "model", "--json", str(served_dir))
+    by_model = {g["model"]: g for g in map(json.loads, summary_out.stdout.splitlines())}
+    assert by_model["gpt-4o-mini"]["calls"] == 3
+    assert by_model["gpt-4o-mini"]["cost_usd"] == pytest.approx(served[2]["cost_usd"] + served[3]["cost_usd"])
+    assert (by_model["rate-limited"]["errors"], by_model["rate-limited"]["cost_usd"]) == (1, None)
+
     # the API on the same port
     by_agent = _get(f"{url}/api/logs?agent=weather-bot")["records"]
     assert by_agent == served[2:]
@@ -141,7 +160,7 @@ def test_container_to_host(tmp_path: Path, server: FakeOpenAIServer, serve: tupl
     assert f"http://jaeger:16686/trace/{answer['trace_id']}" in shown.stdout
 
     # never the API key: not in any byte either store holds, nor in anything a process printed
-    outputs = [proc.stdout, proc.stderr, listed.stdout, thread.stdout, shown.stdout]
+    outputs = [proc.stdout, proc.stderr, listed.stdout, thread.stdout, shown.stdout, found.stdout]
     outputs += [line for _, line in tail.lines] + [line for _, line in serve_out.lines]
     assert not [text for text in outputs if API_KEY in text]
     for directory in (served_dir, local_dir):
