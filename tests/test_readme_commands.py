@@ -111,7 +111,7 @@ NEWCOMER_APP = APP_COMMANDS[0]
 # deploy/README step 1, the lines before `docker compose`: run in this order, in one shell, in a fresh clone.
 CHECKOUT_COMMANDS = ("cd deploy", "chmod a+rwx logs")
 
-GENERATOR_COMMANDS = ("python scripts/gen_semconv.py",)  # README "Development"
+GENERATOR_COMMANDS = ("python scripts/gen_semconv.py", "python scripts/gen_prices.py")  # README: Development, Cost
 
 # README "Completion logs": an app writes records to ./llmtel-logs, then the reader's lines, in order, in one dir.
 LOGS_COMMANDS = (
@@ -153,6 +153,14 @@ COVERED: dict[str, Covered] = {
         "tests/logs/test_e2e.py::test_container_to_host",
         "a receiver that runs until stopped: that test runs it in a process of its own, an app process sends it "
         "real OTLP, and the reader sees the records",
+    ),
+    "llmtel logs serve --forward http://collector:4318": Covered(
+        "tests/logs/test_forward.py::test_serve_forward_end_to_end",
+        "a receiver that runs until stopped, forwarding to a collector: that test runs it with a stand-in collector",
+    ),
+    "python scripts/gen_prices.py --prices yours.json": Covered(
+        "tests/deploy/test_prices_generated.py::test_generated_from_an_override_file_prices_as_the_records_do",
+        "yours.json stands for the user's price file: that test writes one, generates, and runs promtool on it",
     ),
     "llmtel logs --follow": Covered(
         "tests/logs/test_e2e.py::test_container_to_host", "tails until stopped: that test follows the served store"

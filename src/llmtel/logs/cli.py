@@ -42,6 +42,7 @@ sub-commands:
   llmtel logs export [SOURCE...] [filters] [-o FILE]   records as JSONL
   llmtel logs import FILE... [--dir DIR]               JSONL records into a store
   llmtel logs serve [--host H] [--port P] [--dir DIR]  OTLP/HTTP receiver + API
+                    [--forward URL]                  ... passing everything on to a collector
 
 SOURCE: a store directory (default $LLMTEL_LOG_DIR, else ./llmtel-logs), a JSONL
 file of records, or an OTLP JSON lines file written by the collector.
