@@ -162,6 +162,11 @@ COVERED: dict[str, Covered] = {
         "tests/deploy/test_prices_generated.py::test_generated_from_an_override_file_prices_as_the_records_do",
         "yours.json stands for the user's price file: that test writes one, generates, and runs promtool on it",
     ),
+    "llmtel logs logs/completions.jsonl logs/genai-spans.jsonl": Covered(
+        "tests/logs/test_cli.py::test_collector_files",
+        "the files a running collector writes: that test writes a logs and a traces file as the file exporter does "
+        "and reads them with the same command",
+    ),
     "llmtel logs --follow": Covered(
         "tests/logs/test_e2e.py::test_container_to_host", "tails until stopped: that test follows the served store"
     ),

@@ -8,6 +8,7 @@ removed or deprecated ones, no `batch` processor), receivers on 0.0.0.0, exporte
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,7 +41,8 @@ def merged(overlay: str) -> dict[str, Any]:
 def test_configuration_is_complete_and_current(overlay: str) -> None:
     config = merged(overlay)
     assert helpers.collector_problems(config) == []
-    assert set(config["service"]["pipelines"]) == {"traces", "metrics", "logs/completions"} | OVERLAYS[overlay]
+    base = {"traces", "metrics", "logs/completions", "traces/genai"}
+    assert set(config["service"]["pipelines"]) == base | OVERLAYS[overlay]
 
 
 def test_base_configuration_alone_is_complete() -> None:
@@ -112,6 +114,24 @@ def test_completion_log_file_keeps_only_the_details_events() -> None:
     logs_mount = next(m for m in mounts if isinstance(m, dict) and m["source"] == "./logs")
     assert exporter["path"].startswith(logs_mount["target"] + "/")
     assert (helpers.DEPLOY / "logs").is_dir()
+
+
+def test_genai_spans_file_keeps_only_spans_that_name_a_genai_operation() -> None:
+    config = helpers.load_yaml(BASE)
+    pipeline = config["service"]["pipelines"]["traces/genai"]
+    assert pipeline == {
+        "receivers": ["otlp"],
+        "processors": ["memory_limiter", "filter/genai_spans"],
+        "exporters": ["file/genai_spans"],
+    }
+    # Drops (filter semantics) every span without gen_ai.operation.name: HTTP and app spans; LLM calls, agents
+    # and tools stay (the records' agent comes from the invoke_agent span).
+    (condition,) = config["processors"]["filter/genai_spans"]["trace_conditions"]
+    assert condition == f'span.attributes["{sc.GEN_AI_OPERATION_NAME}"] == nil'
+    spans, logs = config["exporters"]["file/genai_spans"], config["exporters"]["file/completions"]
+    assert spans["format"] == "json" and spans["rotation"] == logs["rotation"]
+    assert Path(spans["path"]).parent == Path(logs["path"]).parent  # the mounted ./logs: `llmtel logs logs/*.jsonl`
+    assert Path(spans["path"]).name == "genai-spans.jsonl"
 
 
 def test_loki_overlay_makes_the_event_name_queryable_and_keeps_labels_few() -> None:
