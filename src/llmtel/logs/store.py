@@ -33,6 +33,7 @@ sorted. Schema 1 (the content in ``records``, the FTS5 text stored twice) is mig
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -378,10 +379,26 @@ class Store:
             return self.store._db
 
         def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+            db = self.store._db
             try:
-                self.store._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                if exc_type is None:
+                    try:
+                        db.execute("COMMIT")
+                    except BaseException:
+                        self._abandon()  # a COMMIT that failed (a full disk) must not leave the transaction open
+                        raise
+                else:
+                    self._abandon()
             finally:
                 self.store._lock.release()
+
+        def _abandon(self) -> None:
+            db = self.store._db
+            # After a full disk SQLite may have rolled back already: a ROLLBACK then raises "no transaction is
+            # active" in place of the error that says what happened.
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
 
     def _transaction(self) -> Store._Tx:
         return Store._Tx(self)
