@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from llmtel.logs import store as store_module
 from llmtel.logs.record import FIELDS, Entry, Record, iso, parse_iso
 from llmtel.logs.store import Query, Store, _day
 
@@ -219,3 +220,25 @@ def test_day_is_what_sqlite_said(ns: int) -> None:
     column written by Python must agree, at the edges of days and before 1970 too."""
     sql = sqlite3.connect(":memory:").execute("SELECT date(? / 1000000000, 'unixepoch')", (ns,)).fetchone()[0]
     assert _day(ns) == sql
+
+
+def test_the_limits_delete_in_rounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deleting by age and by size in rounds of _DELETE_ROUND records (one transaction each, so other writers
+    get in between) deletes exactly what one round would have: the oldest, and their full-text entries."""
+    monkeypatch.setattr(store_module, "_DELETE_ROUND", 7)
+    ordered = sorted(CORPUS, key=start)
+    with Store(tmp_path / "age", max_age_s=DAY_NS / 1e9, max_bytes=None, maintain_every_s=3600) as s:
+        s.write([Entry(dict(r), None, True) for r in CORPUS])
+        cutoff = BASE_NS + 2 * DAY_NS
+        old = [r for r in ordered if start(r) < BASE_NS + DAY_NS]
+        assert len(old) > 3 * 7
+        assert s.maintain(now_ns=cutoff) == len(old)
+        assert s.count() == len(CORPUS) - len(old)
+        assert s.count(Query(search="common")) == sum(1 for r in ordered[len(old) :] if int(r["span_id"], 16) % 3 != 1)
+    with Store(tmp_path / "size", max_age_s=None, max_bytes=None) as s:
+        s.write([Entry(dict(r), None, True) for r in CORPUS])
+        used = s.used_bytes()
+        s.max_bytes = used // 2
+        deleted = s.maintain()
+        assert deleted == math.ceil(len(CORPUS) * (1 - 0.8 * (used // 2) / used))
+        assert [r["span_id"] for r in s.query(oldest_first=True)] == [r["span_id"] for r in ordered[deleted:]]

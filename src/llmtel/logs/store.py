@@ -206,6 +206,7 @@ SUMMARY_KEYS = {"model": "model", "agent": "agent", "provider": "provider", "day
 
 _PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95))
 _FETCH_CHUNK = 500  # ids per look-up of bodies (under SQLite's limit on bound parameters)
+_DELETE_ROUND = 5000  # records deleted per transaction by the limits
 
 
 def _day(ns: int) -> str:
@@ -532,23 +533,41 @@ class Store:
 
         Every step goes through an index: the age limit is a range of ``records_time``, the size check reads
         three pragmas, and only when over the limit are the rows counted (the smallest index) and the oldest
-        deleted.
+        deleted. Deleting runs in transactions of at most :data:`_DELETE_ROUND` records: at a raised limit
+        (a gigabyte) one round can be a hundred thousand records, each one's full-text entry recomputed to
+        remove it, and other writers must not wait for all of it (their busy timeout is 10 s).
         """
         deleted = 0
         if self.max_age_s is not None:
             cutoff = (now_ns if now_ns is not None else time.time_ns()) - int(self.max_age_s * 1e9)
-            with self._transaction() as db:
-                deleted += self._delete(db, "time_ns < ?", (cutoff,))
-                db.execute("DELETE FROM agent_spans WHERE time_ns < ?", (cutoff,))
+            while True:
+                with self._transaction() as db:
+                    got = self._delete(
+                        db,
+                        "id IN (SELECT id FROM records WHERE time_ns < ? ORDER BY time_ns LIMIT ?)",
+                        (cutoff, _DELETE_ROUND),
+                    )
+                    db.execute("DELETE FROM agent_spans WHERE time_ns < ?", (cutoff,))
+                deleted += got
+                if got < _DELETE_ROUND:
+                    break
         if self.max_bytes is not None and self.path != ":memory:":
             used = self.used_bytes()
             if used > self.max_bytes:
-                # One round, sized from the overshoot: deleting until the page count drops would overshoot,
-                # since FTS5 frees a deleted row's index space only when it merges segments.
+                # Sized from the overshoot once: deleting until the page count drops would overshoot, since
+                # FTS5 frees a deleted row's index space only when it merges segments.
+                count = self._rows("SELECT COUNT(*) FROM records", ())[0][0]
+                left = max(1, math.ceil(count * (1 - 0.8 * self.max_bytes / used)))
+                while left > 0:
+                    with self._transaction() as db:
+                        got = self._delete(
+                            db,
+                            "id IN (SELECT id FROM records ORDER BY time_ns, id LIMIT ?)",
+                            (min(left, _DELETE_ROUND),),
+                        )
+                    deleted += got
+                    left = left - got if got else 0
                 with self._transaction() as db:
-                    count = db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-                    n = max(1, math.ceil(count * (1 - 0.8 * self.max_bytes / used)))
-                    deleted += self._delete(db, "id IN (SELECT id FROM records ORDER BY time_ns, id LIMIT ?)", (n,))
                     db.execute("INSERT INTO records_fts (records_fts, rank) VALUES ('merge', 64)")
                 with self._lock:
                     self._db.execute("PRAGMA incremental_vacuum")
