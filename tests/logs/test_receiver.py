@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import threading
 import urllib.error
 import urllib.request
@@ -136,17 +137,33 @@ def test_a_gzip_bomb_stops_at_the_cap(live: Receiver, monkeypatch: pytest.Monkey
     assert post(f"{live.url}/v1/traces", bomb, "application/json", **{"Content-Encoding": "gzip"})[0] == 413
 
 
-def test_store_failure_is_a_partial_success(live: Receiver, otel: Otel, client: openai.OpenAI) -> None:
-    """The SDK must not retry a batch the store cannot take: 200, with the rejected count and why."""
+def test_store_failure_is_a_partial_success(
+    live: Receiver, otel: Otel, client: openai.OpenAI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK must not retry a batch the store cannot take: 200, with the rejected count and why; one warning
+    for the outage however many batches fail, and one when records are written again."""
     otel.instrument("openai")
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-    request = encode_spans(otel.span_exporter.get_finished_spans())
+    request = encode_spans(otel.span_exporter.get_finished_spans()).SerializeToString()
+    healthy = live.store
     live.store.close()
-    status, body, content_type = post(f"{live.url}/v1/traces", request.SerializeToString(), "application/x-protobuf")
-    response = trace_service_pb2.ExportTraceServiceResponse.FromString(body)
-    assert (status, content_type) == (200, "application/x-protobuf")
-    assert response.partial_success.rejected_spans == len(otel.span_exporter.get_finished_spans())
-    assert response.partial_success.error_message.startswith("records not written: ")
+    caplog.set_level(logging.WARNING, logger="llmtel")
+    for _ in range(3):
+        status, body, content_type = post(f"{live.url}/v1/traces", request, "application/x-protobuf")
+        response = trace_service_pb2.ExportTraceServiceResponse.FromString(body)
+        assert (status, content_type) == (200, "application/x-protobuf")
+        assert response.partial_success.rejected_spans == len(otel.span_exporter.get_finished_spans())
+        assert response.partial_success.error_message.startswith("records not written: ")
+    live.store = Store(tmp_path / "store", max_age_s=None)
+    try:
+        assert post(f"{live.url}/v1/traces", request, "application/x-protobuf")[0] == 200
+        assert len(live.store.query()) == 1
+    finally:
+        live.store.close()
+        live.store = healthy
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("llmtel")]
+    assert len(messages) == 2 and messages[0].startswith("llmtel logs serve: records not written: ")
+    assert messages[1] == "llmtel logs serve: records are written again"
 
 
 def test_untrusted_json_shapes_never_break_the_server(live: Receiver) -> None:

@@ -120,6 +120,8 @@ class Receiver(ThreadingHTTPServer):
         self.store = store
         self.forwarder = forwarder
         self.closing = threading.Event()
+        self._failing = False
+        self._failing_lock = threading.Lock()
         super().__init__((host, port), _Handler)
 
     @property
@@ -137,6 +139,23 @@ class Receiver(ThreadingHTTPServer):
             found = [from_event(event) for event in otlp.events(request, ids)]
             self.store.write([e for e in found if e is not None], ())
         return 0, ""  # metrics: accepted and dropped
+
+    def write_failed(self, exc: Exception) -> None:
+        """One warning per outage (a full disk fails every batch until there is room), the rest at debug."""
+        with self._failing_lock:
+            first, self._failing = not self._failing, True
+        if first:
+            _logger.warning("llmtel logs serve: records not written: %s", exc)
+        else:
+            _logger.debug("llmtel logs serve: records not written: %s", exc)
+
+    def write_succeeded(self) -> None:
+        if not self._failing:  # the common case, without the lock
+            return
+        with self._failing_lock:
+            ended, self._failing = self._failing, False
+        if ended:
+            _logger.warning("llmtel logs serve: records are written again")
 
     def server_close(self) -> None:
         self.closing.set()
@@ -190,8 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             rejected, reason = self.server.ingest(path, request, otlp.hex_ids if is_json else otlp.base64_ids)
         except Exception as exc:  # the store failed (disk full …): say so as a partial success, never retried
-            _logger.warning("llmtel logs serve: records not written: %s", exc)
+            self.server.write_failed(exc)
             rejected, reason = _count(path, request), f"records not written: {exc}"
+        else:
+            self.server.write_succeeded()
         response = _SIGNALS[path][1]()
         if rejected:
             partial = response.partial_success
