@@ -180,6 +180,11 @@ COVERED: dict[str, Covered] = {
         "tests/test_bench_smoke.py::test_results_file_has_every_row",
         "about 10 minutes; the smoke test runs the same benchmark tiny, tests/test_bench_instructions.py callgrind",
     ),
+    "python -m bench.logs": Covered(
+        "tests/logs/test_store_bench.py::test_the_corpus_is_deterministic_valid_and_its_words_are_where_the_answers_say",
+        "a million records take ~25 minutes to build and the timing more; that test checks the corpus and its "
+        "known answers, the store's own tests (tests/logs/test_store_*.py) the queries it times",
+    ),
     "pip install llmtel": Covered(
         "tests/test_minimal_install.py::test_only_the_api_the_instrumentation_base_and_wrapt_are_required",
         "not on PyPI yet; ./dev test runs that module in .venv-minimal, the same install from the checkout",
