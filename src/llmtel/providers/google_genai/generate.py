@@ -417,11 +417,16 @@ class GenerateStream:
     def on_chunk(self, inv: Invocation, chunk: Any) -> bool:
         # The SDK's GenerateContentResponse (pydantic) has its few fields read as attributes (a dict, which the SDK
         # never gives, by key): a view() of the chunk and of its candidate cost ~3,300 of the ~8,300 instructions
-        # this took per chunk (callgrind).
+        # this took per chunk (callgrind). Plain reads, with getattr(..., None) only for an object that lacks one
+        # (try costs nothing until it raises): a getattr call with a default costs ~150 more per field, and
+        # enumerate() ~800 per chunk more than counting positions.
         if type(chunk) is dict:
             usage, candidates = chunk.get("usage_metadata"), chunk.get("candidates")
         else:
-            usage, candidates = getattr(chunk, "usage_metadata", None), getattr(chunk, "candidates", None)
+            try:
+                usage, candidates = chunk.usage_metadata, chunk.candidates
+            except AttributeError:
+                usage, candidates = getattr(chunk, "usage_metadata", None), getattr(chunk, "candidates", None)
         if not self.named and field(chunk, "model_version") is not None:
             self.named = True
             string_fields(chunk, _RESPONSE_STRINGS, inv.response)
@@ -431,17 +436,24 @@ class GenerateStream:
             if field(chunk, "prompt_feedback") is not None:
                 self.blocked = _block_reason(view(chunk))
             return False
-        for position, candidate in enumerate(candidates):
+        reasons = self.reasons
+        position = 0
+        for candidate in candidates:
             if type(candidate) is dict:
                 index, reason = candidate.get("index"), candidate.get("finish_reason")
             else:
-                index, reason = getattr(candidate, "index", None), getattr(candidate, "finish_reason", None)
+                try:  # pydantic keeps declared fields (defaults included) in __dict__: ~560 instructions less
+                    found = candidate.__dict__
+                    index, reason = found["index"], found["finish_reason"]
+                except (AttributeError, KeyError):
+                    index, reason = getattr(candidate, "index", None), getattr(candidate, "finish_reason", None)
             if type(index) is not int:
                 index = position
+            position += 1  # noqa: SIM113 (enumerate costs ~800 instructions per chunk more)
             if reason is not None:
-                self.reasons[index] = _reason(reason)
-            elif index not in self.reasons:
-                self.reasons[index] = ""
+                reasons[index] = _reason(reason)
+            elif index not in reasons:
+                reasons[index] = ""
             if self.capture:
                 self._add_parts(index, field(field(candidate, "content"), "parts"))
         return False
