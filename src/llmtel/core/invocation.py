@@ -36,8 +36,10 @@ DETAILS_EVENT = sc.GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
 _FINISH_REASONS = sc.GEN_AI_RESPONSE_FINISH_REASONS
 # Exemplars (metric point → trace) go on the call's latency points, where they answer "show me a slow call". Token
 # and per-chunk points get a context without a span, so the SDK skips its exemplar work for them (~5 µs per
-# point; bench/); between chunks the current span is the app's, which an exemplar would wrongly point to.
-_NO_EXEMPLAR = context.Context()
+# point; bench/); between chunks the current span is the app's, which an exemplar would wrongly point to. Not an
+# empty Context: the SDK takes ``context or get_current()``, and an empty Context is falsy (it then looked up the
+# current context, ~870 instructions, and attached an exemplar of the app's span after all).
+_NO_EXEMPLAR = context.Context({"llmtel.no_exemplar": True})  # no span key: the SDK sees no span
 SCOPE = "llmtel"
 
 

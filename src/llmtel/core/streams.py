@@ -52,10 +52,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import wrapt
-from opentelemetry import context
 
 from llmtel._internal import swallowed
-from llmtel.core.invocation import Invocation
+from llmtel.core.invocation import _NO_EXEMPLAR, Invocation
 
 __all__ = [
     "AsyncStreamManagerProxy",
@@ -633,12 +632,8 @@ def end_stream(stream: Any, exc: BaseException | None = None) -> None:
 
 
 _perf_ns = time.perf_counter_ns
-# The context given with each time-per-chunk point: one without a span, so the SDK attaches no exemplar (between
-# chunks the current span is the app's, which an exemplar would wrongly point to) and skips its exemplar work.
-# Not empty: the SDK takes ``context or get_current()``, and an empty Context is falsy (that look-up alone cost
-# ~870 instructions per chunk; callgrind). invocation._NO_EXEMPLAR is an empty Context, so the points that
-# Invocation.chunk records itself (the second chunk's, next()'s) still get the current one.
-_NO_SPAN = context.Context({"llmtel.no_exemplar": True})  # no span key: the SDK sees no span
+# The context given with each time-per-chunk point: one without a span (invocation._NO_EXEMPLAR says why).
+_NO_SPAN = _NO_EXEMPLAR
 
 
 def _chunk_point(inv: Invocation) -> tuple[Any, Any]:
