@@ -31,7 +31,7 @@ from llmtel._internal import swallowed
 from llmtel._providers import Setup
 from llmtel.core import content
 from llmtel.core.context import AGENT_KEY, AgentFrame, agent_of
-from llmtel.core.invocation import _NO_EXEMPLAR, Telemetry, error_type_of
+from llmtel.core.invocation import NO_EXEMPLAR, Telemetry, error_type_of
 from llmtel.core.values import text, token_count
 
 _perf_ns = time.perf_counter_ns
@@ -227,8 +227,8 @@ class AgentInvocation(_Operation):
         if error_type is not None:
             duration[sc.ERROR_TYPE] = error_type
         instruments.agent_duration.record(seconds, duration, ctx)
-        instruments.agent_inference_calls.record(frame.inference_calls, counts, _NO_EXEMPLAR)
-        instruments.agent_tool_calls.record(frame.tool_calls, counts, _NO_EXEMPLAR)
+        instruments.agent_inference_calls.record(frame.inference_calls, counts, NO_EXEMPLAR)
+        instruments.agent_tool_calls.record(frame.tool_calls, counts, NO_EXEMPLAR)
 
 
 class ToolExecution(_Operation):

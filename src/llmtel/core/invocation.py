@@ -39,7 +39,7 @@ _FINISH_REASONS = sc.GEN_AI_RESPONSE_FINISH_REASONS
 # point; bench/); between chunks the current span is the app's, which an exemplar would wrongly point to. Not an
 # empty Context: the SDK takes ``context or get_current()``, and an empty Context is falsy (it then looked up the
 # current context, ~870 instructions, and attached an exemplar of the app's span after all).
-_NO_EXEMPLAR = context.Context({"llmtel.no_exemplar": True})  # no span key: the SDK sees no span
+NO_EXEMPLAR = context.Context({"llmtel.no_exemplar": True})  # no span key: the SDK sees no span
 SCOPE = "llmtel"
 
 
@@ -238,7 +238,15 @@ class Invocation:
             # Made once per stream, from what the adapter wrote so far: a chunk handler writes the model as soon
             # as a chunk names it, before any helper of the response's end has looked at it.
             attrs = self._tpoc_attributes = values.fit_texts(self._metric_attributes(_LATE_CHUNK_METRIC_KEYS))
-        self._tpoc_record((now - last) / 1e9, attrs, _NO_EXEMPLAR)
+        self._tpoc_record((now - last) / 1e9, attrs, NO_EXEMPLAR)
+
+    def chunk_point(self) -> tuple[Callable[..., None], dict[str, AttributeValue]] | None:
+        """The per-chunk histogram's ``record`` and the point's attributes, once :meth:`chunk` has made both (from
+        the second chunk on); None before. A stream loop holding them takes chunk()'s steps itself for each later
+        chunk (streams._chunks: one Python call per chunk less): ``record((now - self._last_chunk) / 1e9, attrs,
+        NO_EXEMPLAR)`` with ``now`` from the same clock, then ``self._last_chunk = now`` (the span's end reads it)."""
+        attrs = self._tpoc_attributes
+        return None if attrs is None else (self._tpoc_record, attrs)
 
     @property
     def ended(self) -> bool:
@@ -344,10 +352,10 @@ class Invocation:
             )
         input_tokens = resp.get(sc.GEN_AI_USAGE_INPUT_TOKENS)
         if isinstance(input_tokens, int):
-            instruments.token_usage.record(input_tokens, {**metric_attrs, **_INPUT}, _NO_EXEMPLAR)
+            instruments.token_usage.record(input_tokens, {**metric_attrs, **_INPUT}, NO_EXEMPLAR)
         output_tokens = resp.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS)
         if isinstance(output_tokens, int):
-            instruments.token_usage.record(output_tokens, {**metric_attrs, **_OUTPUT}, _NO_EXEMPLAR)
+            instruments.token_usage.record(output_tokens, {**metric_attrs, **_OUTPUT}, NO_EXEMPLAR)
         if self._agent is not None:
             self._agent.add_usage(input_tokens, output_tokens)
 

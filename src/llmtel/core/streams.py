@@ -54,7 +54,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import wrapt
 
 from llmtel._internal import swallowed
-from llmtel.core.invocation import _NO_EXEMPLAR, Invocation
+from llmtel.core.invocation import NO_EXEMPLAR, Invocation
 
 __all__ = [
     "AsyncStreamManagerProxy",
@@ -632,25 +632,19 @@ def end_stream(stream: Any, exc: BaseException | None = None) -> None:
 
 
 _perf_ns = time.perf_counter_ns
-# The context given with each time-per-chunk point: one without a span (invocation._NO_EXEMPLAR says why).
-_NO_SPAN = _NO_EXEMPLAR
 
 
 def _chunk_point(inv: Invocation) -> tuple[Any, Any]:
     """(the time-per-chunk histogram's ``record``, the point's attributes) once :meth:`Invocation.chunk` has made
     them (from the second chunk on), else (None, None).
 
-    From then on the ``for`` loops below take Invocation.chunk's steps for a chunk themselves: the same clock,
-    the same point, the same ``_last_chunk`` the span's end reads, without one Python call per chunk (~620 of the
-    ~4,700 instructions per chunk ours added beyond the floor; callgrind, bench/chunks.py's isolated chat stream).
-    ``next()`` on the proxy keeps calling Invocation.chunk; the two share ``_last_chunk``, so they can be mixed.
-    Read defensively: should the invocation's per-chunk state be named otherwise, every chunk keeps calling
-    Invocation.chunk instead of losing its point."""
-    attrs = getattr(inv, "_tpoc_attributes", None)
-    record = getattr(inv, "_tpoc_record", None) if attrs is not None else None
-    if record is None or type(getattr(inv, "_last_chunk", None)) is not int:
-        return None, None
-    return record, attrs
+    From then on the ``for`` loops below take Invocation.chunk's steps for a chunk themselves
+    (:meth:`Invocation.chunk_point` says which): the same clock, the same point, the same ``_last_chunk`` the
+    span's end reads, without one Python call per chunk (~620 of the ~4,700 instructions per chunk ours added
+    beyond the floor; callgrind, bench/chunks.py's isolated chat stream). ``next()`` on the proxy keeps calling
+    Invocation.chunk; the two share ``_last_chunk``, so they can be mixed."""
+    point = inv.chunk_point()
+    return (None, None) if point is None else point
 
 
 # The generators ``for`` and ``async for`` get. Each holds the proxy, so the proxy (and with it the stream's
@@ -671,7 +665,7 @@ def _chunks(proxy: _StreamProxy, items: Iterator[Any]) -> Iterator[Any]:
                     record, attrs = _chunk_point(inv)
                 else:  # Invocation.chunk's own steps for a chunk after the second, without its call
                     now = _perf_ns()
-                    record((now - inv._last_chunk) / 1e9, attrs, _NO_SPAN)
+                    record((now - inv._last_chunk) / 1e9, attrs, NO_EXEMPLAR)
                     inv._last_chunk = now
             except Exception:
                 if proxy._self_failed(item):
@@ -698,7 +692,7 @@ async def _achunks(proxy: _StreamProxy, items: AsyncIterator[Any]) -> AsyncItera
                     record, attrs = _chunk_point(inv)
                 else:
                     now = _perf_ns()
-                    record((now - inv._last_chunk) / 1e9, attrs, _NO_SPAN)
+                    record((now - inv._last_chunk) / 1e9, attrs, NO_EXEMPLAR)
                     inv._last_chunk = now
             except Exception:
                 if proxy._self_failed(item):
