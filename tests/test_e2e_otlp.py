@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,12 @@ from typing import Any
 import pytest
 
 from llmtel.demo.server import FakeOpenAIServer
+from tests.instrumented import needs_instrument, run_instrumented
 from tests.otlp_receiver import OtlpGrpcReceiver, OtlpHttpReceiver, Receiver
 
-INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 SEMCONV_JSON = Path(__file__).resolve().parents[1].parent / "shared" / "semconv" / "genai-semconv.json"
 
-pytestmark = pytest.mark.skipif(not INSTRUMENT.exists(), reason=f"{INSTRUMENT} not installed")
+pytestmark = needs_instrument
 
 SCOPE = "llmtel"
 HTTP_SCOPE = "opentelemetry.instrumentation.httpx"
@@ -151,14 +149,7 @@ def run_app(tmp_path: Path, server: FakeOpenAIServer, receiver: Receiver, **extr
         OTEL_METRIC_EXPORT_INTERVAL="500",
         **extra,
     )
-    proc = subprocess.run(
-        [str(INSTRUMENT), sys.executable, str(app)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_instrumented(app, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Failed to export" not in proc.stderr, proc.stderr

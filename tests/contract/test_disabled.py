@@ -7,17 +7,15 @@ two providers each, so every provider is once off while the others stay on.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from llmtel.demo.server import FakeOpenAIServer
 from llmtel.logs.store import Store
+from tests.instrumented import needs_instrument, run_instrumented
 
-INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
-pytestmark = pytest.mark.skipif(not INSTRUMENT.exists(), reason=f"{INSTRUMENT} not installed")
+pytestmark = needs_instrument
 
 APP = """\
 import sys
@@ -57,14 +55,7 @@ def test_each_provider_switched_off_alone(tmp_path: Path, server: FakeOpenAIServ
         # record that GenAI span too (tests/anthropic cover it), so it is switched off to see llmtel's alone
         "ANTHROPIC_OPEN_TELEMETRY": "false",
     }
-    proc = subprocess.run(
-        [str(INSTRUMENT), sys.executable, str(app), server.root_url],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_instrumented(app, server.root_url, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     with Store(tmp_path / "logs", create=False) as store:
         found = sorted((r["provider"], r["service"]) for r in store.query())

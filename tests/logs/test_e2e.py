@@ -17,10 +17,10 @@ import pytest
 
 from llmtel.demo.server import FakeOpenAIServer
 from llmtel.logs import prices
+from tests.instrumented import needs_instrument, run_instrumented
 from tests.logs.conftest import API_KEY, Lines, clean_env, run_cli
 
-INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
-pytestmark = pytest.mark.skipif(not INSTRUMENT.exists(), reason=f"{INSTRUMENT} not installed")
+pytestmark = needs_instrument
 
 APP = """\
 import json, sys, time
@@ -83,14 +83,7 @@ def test_container_to_host(tmp_path: Path, server: FakeOpenAIServer, serve: tupl
         LLMTEL_LOG_DIR=str(local_dir),
     )
     try:
-        proc = subprocess.run(
-            [str(INSTRUMENT), sys.executable, str(app), "1.5"],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        proc = run_instrumented(app, "1.5", env=env, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert "Traceback" not in proc.stderr and "Failed to export" not in proc.stderr, proc.stderr
         done = json.loads(proc.stdout.splitlines()[0])["first_call_done"]
